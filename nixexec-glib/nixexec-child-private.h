@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/*
+ * One child process, run to the end under a deadline and output caps.
+ *
+ * The child gets its own session and process group, SIGKILL when this
+ * process dies, the input on stdin (a sealed memfd, so there is no pipe to
+ * block on and no SIGPIPE), and two pipes that are read by bounded readers.
+ * When the child exits, when the deadline passes, when stdout goes over its
+ * cap or when the caller cancels, the whole process group is killed.
+ */
+typedef struct
+{
+  GBytes   *stdout_bytes;
+  GBytes   *stderr_bytes;
+  gboolean  stderr_truncated;
+  gboolean  exited;          /* TRUE: exit_status is valid; FALSE: term_signal is */
+  int       exit_status;
+  int       term_signal;
+  GPid      pid;
+} NixExecChildResult;
+
+void                nix_exec_child_result_free (NixExecChildResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecChildResult, nix_exec_child_result_free)
+
+/*
+ * @timeout_ms: 0 for no deadline. Failures: G_SPAWN_ERROR / G_IO_ERROR from
+ * spawning, NIX_EXEC_ERROR_TIMED_OUT, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
+ * G_IO_ERROR_CANCELLED. A non-zero exit is not an error here.
+ */
+void                nix_exec_child_run_async   (const char * const  *argv,
+                                                const char * const  *envp,
+                                                GBytes              *input,
+                                                guint64              max_stdout_bytes,
+                                                guint64              max_stderr_bytes,
+                                                guint                timeout_ms,
+                                                GCancellable        *cancellable,
+                                                GAsyncReadyCallback  callback,
+                                                gpointer             user_data);
+NixExecChildResult *nix_exec_child_run_finish  (GAsyncResult        *result,
+                                                GError             **error);
+
+G_END_DECLS

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(NIXEXEC_INSIDE) && !defined(NIXEXEC_COMPILATION)
+# error "Only <nixexec-glib.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "nixexec-version-macros.h"
+#include "nixexec-effect-set.h"
+
+G_BEGIN_DECLS
+
+#define NIX_EXEC_TYPE_STAGE (nix_exec_stage_get_type ())
+
+NIX_EXEC_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (NixExecStage, nix_exec_stage, NIX_EXEC, STAGE, GObject)
+
+NIX_EXEC_AVAILABLE_IN_ALL
+NixExecStage     *nix_exec_stage_new           (const char       *id,
+                                                const char       *code,
+                                                const char       *language,
+                                                NixExecEffectSet *effects) G_GNUC_WARN_UNUSED_RESULT;
+NIX_EXEC_AVAILABLE_IN_ALL
+const char       *nix_exec_stage_get_id        (NixExecStage     *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+const char       *nix_exec_stage_get_code      (NixExecStage     *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+const char       *nix_exec_stage_get_language  (NixExecStage     *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+NixExecEffectSet *nix_exec_stage_get_effects   (NixExecStage     *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+const char       *nix_exec_stage_get_name      (NixExecStage     *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void              nix_exec_stage_set_name      (NixExecStage     *self,
+                                                const char       *name);
+
+G_END_DECLS

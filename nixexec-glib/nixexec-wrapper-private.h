@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/*
+ * The languages a stage can be written in. Private: the public API speaks of
+ * language tags ("python", "js", "sh", ...), parsed once by
+ * nix_exec_language_parse().
+ */
+typedef enum {
+  NIX_EXEC_LANGUAGE_PYTHON,
+  NIX_EXEC_LANGUAGE_JAVASCRIPT,
+  NIX_EXEC_LANGUAGE_BASH,
+} NixExecLanguage;
+
+#define NIX_EXEC_N_LANGUAGES 3
+
+/*
+ * A wrapper that can tell why a stage failed exits with this status and
+ * writes one JSON object on stdout:
+ *
+ *   {"kind": "exception" | "no-execute" | "syntax" | "bad-result",
+ *    "type": "ValueError", "message": "...", "traceback": "..."}
+ *
+ * "type" and "traceback" may be missing. Any other non-zero status is a
+ * stage failure whose text is the stage's stderr.
+ */
+#define NIX_EXEC_WRAPPER_REPORT_STATUS 97
+
+gboolean     nix_exec_language_parse             (const char       *tag,
+                                                  NixExecLanguage  *out_language,
+                                                  GError          **error);
+const char  *nix_exec_language_to_string         (NixExecLanguage   language);
+const char  *nix_exec_language_runtime_attr      (NixExecLanguage   language);
+const char  *nix_exec_language_interpreter       (NixExecLanguage   language);
+const char  *nix_exec_language_file_extension    (NixExecLanguage   language);
+
+char        *nix_exec_wrapper_build_script       (NixExecLanguage   language,
+                                                  const char       *code,
+                                                  gsize            *out_length);
+char        *nix_exec_wrapper_script_key         (NixExecLanguage   language,
+                                                  const char       *code);
+char        *nix_exec_wrapper_ensure_script      (const char       *cache_dir,
+                                                  NixExecLanguage   language,
+                                                  const char       *code,
+                                                  GError          **error);
+
+G_END_DECLS

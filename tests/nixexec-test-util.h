@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "nixexec-glib.h"
+
+G_BEGIN_DECLS
+
+/* A fresh private directory under the test's temporary area; the caller
+ * removes it with nix_exec_test_rm_rf(). */
+char          *nix_exec_test_make_tmpdir        (const char *prefix);
+void           nix_exec_test_rm_rf              (const char *path);
+
+/* A config for real nix on the bundled runtime flake (NIXEXEC_TEST_FLAKE),
+ * offline, with its own cache directory. */
+NixExecConfig *nix_exec_test_config_new        (const char *cache_dir);
+
+/* An executor on that config; aborts the test if there is no nix. */
+NixExecExecutor *nix_exec_test_executor_new    (const char *cache_dir);
+
+/* Parse a JSON text the test writes inline. */
+JsonNode      *nix_exec_test_json              (const char *text);
+/* Serialise a node, for comparisons. */
+char          *nix_exec_test_to_json           (JsonNode   *node);
+
+/* TRUE when the process exists and is not a zombie. */
+gboolean       nix_exec_test_pid_alive         (GPid        pid);
+
+G_END_DECLS
