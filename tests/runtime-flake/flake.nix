@@ -21,14 +21,6 @@
         python3 = wrap "nixexec-test-python3" "python3" "/usr/bin/python3";
         nodejs = wrap "nixexec-test-nodejs" "node" "/usr/bin/node";
         bash = wrap "nixexec-test-bash" "bash" "/bin/bash";
-
-        # Failure cases the nix tests produce for real.
-        broken = builtins.derivation {
-          name = "nixexec-test-broken";
-          inherit system;
-          builder = "/bin/sh";
-          args = [ "-c" "echo 'this runtime does not build' >&2; exit 3" ];
-        };
       };
     };
 }

@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Running one child process to the end, boundedly.
+ *
+ * g_subprocess_communicate() is not enough for untrusted children: it keeps
+ * everything the child writes in memory, and when a grandchild inherits
+ * stdout it never finishes, even after g_subprocess_force_exit(). So:
+ *
+ *  - The child calls setsid() before exec, so its pid is also the id of a
+ *    fresh process group holding it and everything it forks (unless one of
+ *    those calls setsid() itself). Killing means kill (-pid, SIGKILL).
+ *  - PR_SET_PDEATHSIG makes the kernel kill the child if we die first.
+ *  - stdin is a memfd holding the whole input: the child reads it at its own
+ *    pace, we never block on a pipe and never get SIGPIPE.
+ *  - stdout and stderr are pipes read in chunks no larger than what the cap
+ *    still allows, so at most cap + 1 bytes are ever held. Going over the
+ *    stdout cap kills the group; stderr past its cap is read and dropped.
+ *  - The operation ends when the child has been reaped and both pipes are
+ *    done. When the child exits, the rest of its group is killed, which
+ *    closes the pipes; a pipe still open a grace period later (a grandchild
+ *    that escaped the group) is abandoned rather than waited on.
+ *  - The deadline and the caller's cancellable are GSources on the caller's
+ *    main context, so every callback here runs on that one context.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <gio/gunixinputstream.h>
+
+#include "nixexec-child-private.h"
+#include "nixexec-error.h"
+
+#define READ_CHUNK_SIZE  (64 * 1024)
+#define PIPE_GRACE_MS    1000
+
+typedef struct
+{
+  GSubprocess  *subprocess;
+  GPid          pid;
+  GCancellable *io_cancellable;  /* owned; cancels the pipe reads */
+  GSource      *deadline_source; /* owned, attached */
+  GSource      *cancel_source;   /* owned, attached; watches the caller's cancellable */
+  GSource      *grace_source;    /* owned, attached */
+  GByteArray   *out;
+  GByteArray   *err;
+  guint64       max_out;
+  guint64       max_err;
+  gboolean      err_truncated;
+  guint         pending;         /* the wait plus the two readers */
+  GError       *error;           /* the first reason the child was killed */
+  gboolean      reaped;
+  int           wait_status;
+} ChildRun;
+
+static void
+destroy_source (GSource **source)
+{
+  if (*source != NULL)
+    {
+      g_source_destroy (*source);
+      g_clear_pointer (source, g_source_unref);
+    }
+}
+
+static void
+child_run_free (ChildRun *run)
+{
+  destroy_source (&run->deadline_source);
+  destroy_source (&run->cancel_source);
+  destroy_source (&run->grace_source);
+  g_clear_object (&run->subprocess);
+  g_clear_object (&run->io_cancellable);
+  g_clear_pointer (&run->out, g_byte_array_unref);
+  g_clear_pointer (&run->err, g_byte_array_unref);
+  g_clear_error (&run->error);
+  g_free (run);
+}
+
+void
+nix_exec_child_result_free (NixExecChildResult *result)
+{
+  if (result == NULL)
+    return;
+  g_clear_pointer (&result->stdout_bytes, g_bytes_unref);
+  g_clear_pointer (&result->stderr_bytes, g_bytes_unref);
+  g_free (result);
+}
+
+static void
+child_setup (gpointer user_data)
+{
+  pid_t parent = GPOINTER_TO_INT (user_data);
+
+  /* Only async-signal-safe calls here: we are between fork and exec. */
+  setsid ();
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  /* The parent may have died before prctl took effect. */
+  if (getppid () != parent)
+    _exit (127);
+}
+
+static void
+kill_group (ChildRun *run)
+{
+  /* The group outlives its leader while any member is alive, and the kernel
+   * does not hand out a pid still in use as a process group id, so this is
+   * safe before and after the leader has been reaped. */
+  if (run->pid > 0)
+    kill (-run->pid, SIGKILL);
+}
+
+/* Kill the child for @error (taken), unless it was already killed. */
+static void
+child_run_abort (GTask  *task,
+                 GError *error)
+{
+  ChildRun *run = g_task_get_task_data (task);
+
+  if (run->error == NULL)
+    run->error = error;
+  else
+    g_error_free (error);
+
+  kill_group (run);
+  g_cancellable_cancel (run->io_cancellable);
+  destroy_source (&run->deadline_source);
+  destroy_source (&run->cancel_source);
+}
+
+static void
+child_run_maybe_complete (GTask *task)
+{
+  ChildRun *run = g_task_get_task_data (task);
+  NixExecChildResult *result;
+
+  g_assert (run->pending > 0);
+  if (--run->pending > 0)
+    return;
+
+  destroy_source (&run->grace_source);
+  destroy_source (&run->deadline_source);
+  destroy_source (&run->cancel_source);
+
+  if (run->error != NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&run->error));
+      g_object_unref (task);
+      return;
+    }
+
+  result = g_new0 (NixExecChildResult, 1);
+  result->pid = run->pid;
+  result->stdout_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->out));
+  result->stderr_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->err));
+  result->stderr_truncated = run->err_truncated;
+  if (WIFEXITED (run->wait_status))
+    {
+      result->exited = TRUE;
+      result->exit_status = WEXITSTATUS (run->wait_status);
+    }
+  else if (WIFSIGNALED (run->wait_status))
+    {
+      result->term_signal = WTERMSIG (run->wait_status);
+    }
+
+  g_task_return_pointer (task, result, (GDestroyNotify) nix_exec_child_result_free);
+  g_object_unref (task);
+}
+
+static gboolean
+on_pipe_grace_expired (gpointer user_data)
+{
+  GTask *task = user_data;
+  ChildRun *run = g_task_get_task_data (task);
+
+  /* Something outside the process group still holds a pipe open; what was
+   * read so far is all the child itself wrote before it exited. */
+  g_cancellable_cancel (run->io_cancellable);
+  g_clear_pointer (&run->grace_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_wait_done (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GTask *task = user_data;
+  ChildRun *run = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  /* Without a cancellable, waiting fails only on programming errors. */
+  if (!g_subprocess_wait_finish (G_SUBPROCESS (object), result, &error))
+    g_warning ("Waiting for child %d failed: %s", (int) run->pid, error->message);
+
+  run->reaped = TRUE;
+  run->wait_status = g_subprocess_get_status (G_SUBPROCESS (object));
+
+  /* Whatever the child left behind in its group goes with it; this is also
+   * what lets the pipes reach end-of-file. */
+  kill_group (run);
+
+  if (run->pending > 1 && run->grace_source == NULL)
+    {
+      run->grace_source = g_timeout_source_new (PIPE_GRACE_MS);
+      g_source_set_callback (run->grace_source, on_pipe_grace_expired, task, NULL);
+      g_source_set_static_name (run->grace_source, "[nixexec] child pipe grace");
+      g_source_attach (run->grace_source, g_task_get_context (task));
+    }
+
+  child_run_maybe_complete (task);
+}
+
+typedef struct
+{
+  GTask        *task;   /* borrowed: the task outlives its readers */
+  GInputStream *stream; /* owned */
+  gboolean      is_stdout;
+} PipeReader;
+
+static void read_next_chunk (PipeReader *reader);
+
+static void
+pipe_reader_finish (PipeReader *reader)
+{
+  GTask *task = reader->task;
+
+  g_input_stream_close (reader->stream, NULL, NULL);
+  g_object_unref (reader->stream);
+  g_free (reader);
+  child_run_maybe_complete (task);
+}
+
+static void
+on_chunk_read (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  PipeReader *reader = user_data;
+  ChildRun *run = g_task_get_task_data (reader->task);
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GError) error = NULL;
+  gsize size;
+
+  bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (object), result, &error);
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    {
+      /* End of file, or the read was cancelled because the run is over. */
+      pipe_reader_finish (reader);
+      return;
+    }
+
+  size = g_bytes_get_size (bytes);
+  if (reader->is_stdout)
+    {
+      if (run->out->len + size > run->max_out)
+        {
+          child_run_abort (reader->task,
+                           g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
+                                        "The output went over the limit of %" G_GUINT64_FORMAT " bytes",
+                                        run->max_out));
+          pipe_reader_finish (reader);
+          return;
+        }
+      g_byte_array_append (run->out, g_bytes_get_data (bytes, NULL), size);
+    }
+  else
+    {
+      guint64 room = run->max_err - MIN (run->max_err, run->err->len);
+
+      if (size > room)
+        run->err_truncated = TRUE;
+      g_byte_array_append (run->err, g_bytes_get_data (bytes, NULL), MIN (size, room));
+    }
+
+  read_next_chunk (reader);
+}
+
+static void
+read_next_chunk (PipeReader *reader)
+{
+  ChildRun *run = g_task_get_task_data (reader->task);
+  gsize count = READ_CHUNK_SIZE;
+
+  /* Ask for no more than the cap still allows, plus one byte to notice
+   * going over it: stdout never holds more than cap + 1 bytes. */
+  if (reader->is_stdout)
+    count = MIN (count, run->max_out - run->out->len + 1);
+
+  g_input_stream_read_bytes_async (reader->stream, count, G_PRIORITY_DEFAULT,
+                                   run->io_cancellable, on_chunk_read, reader);
+}
+
+static void
+start_reader (GTask        *task,
+              GInputStream *stream,
+              gboolean      is_stdout)
+{
+  PipeReader *reader = g_new0 (PipeReader, 1);
+
+  reader->task = task;
+  reader->stream = g_object_ref (stream);
+  reader->is_stdout = is_stdout;
+  read_next_chunk (reader);
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  GTask *task = user_data;
+  ChildRun *run = g_task_get_task_data (task);
+
+  g_clear_pointer (&run->deadline_source, g_source_unref);
+  child_run_abort (task, g_error_new_literal (NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT,
+                                              "The time limit was reached"));
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+on_caller_cancelled (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  GTask *task = user_data;
+  ChildRun *run = g_task_get_task_data (task);
+
+  g_clear_pointer (&run->cancel_source, g_source_unref);
+  child_run_abort (task, g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                              "Operation was cancelled"));
+  return G_SOURCE_REMOVE;
+}
+
+static int
+input_memfd_new (GBytes  *input,
+                 GError **error)
+{
+  gsize length = 0;
+  const guint8 *data = input != NULL ? g_bytes_get_data (input, &length) : NULL;
+  int fd;
+
+  fd = memfd_create ("nixexec-input", MFD_CLOEXEC);
+  if (fd < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not create the input file for the child: %s",
+                   g_strerror (saved_errno));
+      return -1;
+    }
+
+  while (length > 0)
+    {
+      ssize_t written = write (fd, data, length);
+
+      if (written < 0 && errno == EINTR)
+        continue;
+      if (written < 0)
+        {
+          int saved_errno = errno;
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       "Could not write the input for the child: %s",
+                       g_strerror (saved_errno));
+          close (fd);
+          return -1;
+        }
+      data += written;
+      length -= written;
+    }
+
+  if (lseek (fd, 0, SEEK_SET) < 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                   "Could not rewind the input for the child: %s",
+                   g_strerror (saved_errno));
+      close (fd);
+      return -1;
+    }
+
+  return fd;
+}
+
+void
+nix_exec_child_run_async (const char * const  *argv,
+                          const char * const  *envp,
+                          GBytes              *input,
+                          guint64              max_stdout_bytes,
+                          guint64              max_stderr_bytes,
+                          guint                timeout_ms,
+                          GCancellable        *cancellable,
+                          GAsyncReadyCallback  callback,
+                          gpointer             user_data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GError) error = NULL;
+  GTask *task;
+  ChildRun *run;
+  const char *identifier;
+  int input_fd;
+
+  g_return_if_fail (argv != NULL && argv[0] != NULL);
+  g_return_if_fail (max_stdout_bytes > 0);
+  g_return_if_fail (!cancellable || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (NULL, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nix_exec_child_run_async);
+  g_task_set_name (task, "[nixexec] child run");
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  run = g_new0 (ChildRun, 1);
+  run->out = g_byte_array_new ();
+  run->err = g_byte_array_new ();
+  run->max_out = max_stdout_bytes;
+  run->max_err = max_stderr_bytes;
+  run->io_cancellable = g_cancellable_new ();
+  g_task_set_task_data (task, run, (GDestroyNotify) child_run_free);
+
+  input_fd = input_memfd_new (input, &error);
+  if (input_fd < 0)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+                                        G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_take_stdin_fd (launcher, input_fd);
+  if (envp != NULL)
+    g_subprocess_launcher_set_environ (launcher, (char **) envp);
+  g_subprocess_launcher_set_child_setup (launcher, child_setup,
+                                         GINT_TO_POINTER (getpid ()), NULL);
+
+  run->subprocess = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  if (run->subprocess == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  identifier = g_subprocess_get_identifier (run->subprocess);
+  run->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
+
+  /* The task holds itself until the wait and both readers are done; the
+   * wait has no cancellable because the child is always reaped. */
+  run->pending = 3;
+  g_subprocess_wait_async (run->subprocess, NULL, on_wait_done, task);
+  start_reader (task, g_subprocess_get_stdout_pipe (run->subprocess), TRUE);
+  start_reader (task, g_subprocess_get_stderr_pipe (run->subprocess), FALSE);
+
+  if (timeout_ms > 0)
+    {
+      run->deadline_source = g_timeout_source_new (timeout_ms);
+      g_source_set_callback (run->deadline_source, on_deadline, task, NULL);
+      g_source_set_static_name (run->deadline_source, "[nixexec] child deadline");
+      g_source_attach (run->deadline_source, g_task_get_context (task));
+    }
+
+  if (cancellable != NULL)
+    {
+      run->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (run->cancel_source, G_SOURCE_FUNC (on_caller_cancelled), task, NULL);
+      g_source_set_static_name (run->cancel_source, "[nixexec] child cancel");
+      g_source_attach (run->cancel_source, g_task_get_context (task));
+    }
+}
+
+NixExecChildResult *
+nix_exec_child_run_finish (GAsyncResult  *result,
+                           GError       **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}

@@ -1,0 +1,1579 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * How a stage runs:
+ *
+ *  1. The stage is looked up and its language parsed; the wrapped script is
+ *     written once to the content-addressed script cache.
+ *  2. The language's runtime is resolved once per executor: `nix build
+ *     --json --out-link <cache>/gcroots/…` on `<flake-ref>#<attr>` gives a
+ *     store path; concurrent calls that need the same runtime on the same
+ *     main context share one nix process. Nix failures are classified from
+ *     nix's own output here, before any stage has run.
+ *  3. `<store path>/bin/<interpreter> <script>` runs as a child (see
+ *     nixexec-child.c): input JSON on stdin, one JSON value on stdout, under
+ *     the deadline and caps of the config.
+ *
+ * Everything asynchronous runs on the thread-default main context of the
+ * caller of the _async function, with no thread per call. The sync entry
+ * points run the same code on a private main context.
+ *
+ * Thread safety: the registered stages and the resolved runtimes are behind
+ * a mutex, so one executor may be shared between threads; the config is a
+ * private copy that never changes after construction.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "nixexec-child-private.h"
+#include "nixexec-enums.h"
+#include "nixexec-error.h"
+#include "nixexec-executor.h"
+#include "nixexec-nix-private.h"
+#include "nixexec-wrapper-private.h"
+
+/* Enough for any `nix build --json` answer; nix's own logs beyond this are
+ * only kept for the error message. */
+#define NIX_MAX_STDOUT_BYTES (1024 * 1024)
+#define NIX_MAX_STDERR_BYTES (256 * 1024)
+
+/**
+ * NixExecExecutor:
+ *
+ * Runs stages — small Python, JavaScript or Bash programs that define
+ * `execute(input)` — as child processes on Nix-pinned language runtimes.
+ *
+ * The input is passed to the stage as JSON on stdin and the stage's return
+ * value comes back as JSON on stdout. Each call runs under the time limit and
+ * output caps of the executor's [class@NixExec.Config].
+ *
+ * ## Runtimes
+ *
+ * Each language maps to one attribute of the configured flake
+ * ([property@NixExec.Config:flake-ref]): `python3`, `nodejs` and `bash`. The
+ * first stage of a language that runs (or [method@NixExec.Executor.warmup_async])
+ * resolves that attribute with `nix build` to a store path, kept alive by a
+ * garbage-collector root under the cache directory; from then on every call
+ * execs `<store path>/bin/<interpreter>` directly, with no nix evaluation.
+ *
+ * ## Stage protocol
+ *
+ * - Python: `def execute(input)` or `async def execute(input)`.
+ * - JavaScript: `function execute(input)`; a returned Promise is awaited.
+ * - Bash: a function `execute`, called with the input JSON as `$1`; what it
+ *   prints on stdout is the result.
+ *
+ * What Python and JavaScript stages print goes to stderr, so it cannot
+ * corrupt the result.
+ *
+ * ## Process control and cancellation
+ *
+ * Every stage runs in a process group of its own and is killed with SIGKILL
+ * if the process that started it dies. When the time limit passes, when the
+ * stage writes more than [property@NixExec.Config:max-output-bytes], or when
+ * the caller's [class@Gio.Cancellable] is cancelled, the whole process group
+ * is killed with SIGKILL at once, and the call completes as soon as the
+ * stage has been reaped — grandchildren holding the output pipe open do not
+ * keep it waiting. Cancelling reports %G_IO_ERROR_CANCELLED.
+ *
+ * ## Trust
+ *
+ * This is a reproducibility boundary, not a sandbox: a stage runs as the
+ * calling user, with that user's files, network and environment.
+ *
+ * Since: 1.0
+ */
+struct _NixExecExecutor
+{
+  GObject        parent_instance;
+
+  NixExecConfig *config;   /* owned private copy, immutable after construction */
+  char          *nix_path; /* owned */
+
+  GMutex         lock;     /* guards every field below */
+  GHashTable    *stages;   /* id (owned) → NixExecStage (owned) */
+  char          *runtimes[NIX_EXEC_N_LANGUAGES]; /* resolved store paths, owned */
+  GPtrArray     *resolutions; /* in-flight Resolution *, borrowed */
+};
+
+enum {
+  PROP_0,
+  PROP_CONFIG,
+  PROP_NIX_PATH,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static void nix_exec_executor_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (NixExecExecutor, nix_exec_executor, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      nix_exec_executor_initable_iface_init))
+
+static const char * const nix_search_paths[] = {
+  "/nix/var/nix/profiles/default/bin/nix",
+  "/run/current-system/sw/bin/nix",
+};
+
+/**
+ * nix_exec_executor_find_nix:
+ *
+ * Looks for a usable `nix` binary: the profile path of the Determinate and
+ * upstream multi-user installers, the NixOS system path, then each directory
+ * of `PATH`.
+ *
+ * Returns: (transfer full) (nullable) (type filename): the absolute path of
+ *   `nix`, or %NULL when Nix is not installed
+ *
+ * Since: 1.0
+ */
+char *
+nix_exec_executor_find_nix (void)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (nix_search_paths); i++)
+    {
+      if (g_file_test (nix_search_paths[i], G_FILE_TEST_IS_EXECUTABLE) &&
+          !g_file_test (nix_search_paths[i], G_FILE_TEST_IS_DIR))
+        return g_strdup (nix_search_paths[i]);
+    }
+
+  return g_find_program_in_path ("nix");
+}
+
+static gboolean
+nix_exec_executor_initable_init (GInitable     *initable,
+                                 GCancellable  *cancellable,
+                                 GError       **error)
+{
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (initable);
+  const char *configured = nix_exec_config_get_nix_path (self->config);
+
+  if (self->nix_path != NULL)
+    return TRUE;
+
+  if (configured != NULL)
+    {
+      if (!g_path_is_absolute (configured) ||
+          !g_file_test (configured, G_FILE_TEST_IS_EXECUTABLE) ||
+          g_file_test (configured, G_FILE_TEST_IS_DIR))
+        {
+          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
+                       "The nix binary “%s” set in the nix-path property is not an "
+                       "executable file given by an absolute path",
+                       configured);
+          return FALSE;
+        }
+      self->nix_path = g_strdup (configured);
+    }
+  else
+    {
+      self->nix_path = nix_exec_executor_find_nix ();
+      if (self->nix_path == NULL)
+        {
+          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
+                       "Nix is not installed: no nix in %s, %s or PATH. Install Nix, "
+                       "or set the nix-path property of the config",
+                       nix_search_paths[0], nix_search_paths[1]);
+          return FALSE;
+        }
+    }
+
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
+  return TRUE;
+}
+
+static void
+nix_exec_executor_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = nix_exec_executor_initable_init;
+}
+
+static void
+nix_exec_executor_dispose (GObject *object)
+{
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->stages, g_hash_table_unref);
+  g_mutex_unlock (&self->lock);
+  g_clear_object (&self->config);
+
+  G_OBJECT_CLASS (nix_exec_executor_parent_class)->dispose (object);
+}
+
+static void
+nix_exec_executor_finalize (GObject *object)
+{
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+
+  /* In-flight resolutions hold a reference to us, so none is left here. */
+  g_assert (self->resolutions->len == 0);
+  g_ptr_array_unref (self->resolutions);
+  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
+    g_free (self->runtimes[i]);
+  g_free (self->nix_path);
+  g_mutex_clear (&self->lock);
+
+  G_OBJECT_CLASS (nix_exec_executor_parent_class)->finalize (object);
+}
+
+static void
+nix_exec_executor_get_property (GObject    *object,
+                                guint       prop_id,
+                                GValue     *value,
+                                GParamSpec *pspec)
+{
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      g_value_take_object (value, nix_exec_executor_config_snapshot (self));
+      break;
+
+    case PROP_NIX_PATH:
+      g_value_set_string (value, self->nix_path);
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nix_exec_executor_set_property (GObject      *object,
+                                guint         prop_id,
+                                const GValue *value,
+                                GParamSpec   *pspec)
+{
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+
+  switch (prop_id)
+    {
+    case PROP_CONFIG:
+      {
+        NixExecConfig *config = g_value_get_object (value);
+
+        g_clear_object (&self->config);
+        /* A private copy: changing the caller's config later must not
+         * change a running executor. */
+        self->config = config != NULL ? nix_exec_config_copy (config) : nix_exec_config_new ();
+      }
+      break;
+
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nix_exec_executor_class_init (NixExecExecutorClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = nix_exec_executor_dispose;
+  object_class->finalize = nix_exec_executor_finalize;
+  object_class->get_property = nix_exec_executor_get_property;
+  object_class->set_property = nix_exec_executor_set_property;
+
+  /**
+   * NixExecExecutor:config:
+   *
+   * The configuration the executor was built with. Reading it gives a copy
+   * (see [method@NixExec.Executor.config_snapshot]); to run with another
+   * configuration, use [method@NixExec.Executor.rebuild_with_config].
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_object ("config", NULL, NULL,
+                         NIX_EXEC_TYPE_CONFIG,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * NixExecExecutor:nix-path:
+   *
+   * The absolute path of the `nix` binary the executor uses.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NIX_PATH] =
+    g_param_spec_string ("nix-path", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+nix_exec_executor_init (NixExecExecutor *self)
+{
+  g_mutex_init (&self->lock);
+  self->stages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->resolutions = g_ptr_array_new ();
+}
+
+/**
+ * nix_exec_executor_new:
+ * @config: (nullable): the configuration, or %NULL for the defaults; the
+ *   executor keeps a copy
+ * @error: return location for a #GError
+ *
+ * Creates an executor with no stages; add them with
+ * [method@NixExec.Executor.register_with_effects].
+ *
+ * Returns: (transfer full): a new executor, or %NULL with
+ *   %NIX_EXEC_ERROR_NIX_NOT_FOUND when there is no usable nix
+ *
+ * Since: 1.0
+ */
+NixExecExecutor *
+nix_exec_executor_new (NixExecConfig  *config,
+                       GError        **error)
+{
+  g_return_val_if_fail (config == NULL || NIX_EXEC_IS_CONFIG (config), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (NIX_EXEC_TYPE_EXECUTOR, NULL, error,
+                         "config", config,
+                         NULL);
+}
+
+/**
+ * nix_exec_executor_new_from_store:
+ * @store: the stages to run
+ * @error: return location for a #GError
+ *
+ * Creates an executor with the default configuration that can run every
+ * stage of @store that has code and a language.
+ *
+ * Returns: (transfer full): a new executor, or %NULL with
+ *   %NIX_EXEC_ERROR_NIX_NOT_FOUND when there is no usable nix
+ *
+ * Since: 1.0
+ */
+NixExecExecutor *
+nix_exec_executor_new_from_store (NixExecStageStore  *store,
+                                  GError            **error)
+{
+  return nix_exec_executor_new_from_store_with_config (store, NULL, error);
+}
+
+/**
+ * nix_exec_executor_new_from_store_with_config:
+ * @store: the stages to run
+ * @config: (nullable): the configuration, or %NULL for the defaults; the
+ *   executor keeps a copy
+ * @error: return location for a #GError
+ *
+ * Like [ctor@NixExec.Executor.new_from_store], with a configuration.
+ *
+ * The stages are read once, now: stages added to @store later are not seen.
+ * A stage whose language is not supported is kept, and running it reports
+ * %NIX_EXEC_ERROR_INVALID_STAGE.
+ *
+ * Returns: (transfer full): a new executor, or %NULL with
+ *   %NIX_EXEC_ERROR_NIX_NOT_FOUND when there is no usable nix
+ *
+ * Since: 1.0
+ */
+NixExecExecutor *
+nix_exec_executor_new_from_store_with_config (NixExecStageStore  *store,
+                                              NixExecConfig      *config,
+                                              GError            **error)
+{
+  g_autoptr(NixExecExecutor) self = NULL;
+  g_autoptr(GPtrArray) stages = NULL;
+
+  g_return_val_if_fail (NIX_EXEC_IS_STAGE_STORE (store), NULL);
+  g_return_val_if_fail (config == NULL || NIX_EXEC_IS_CONFIG (config), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  self = nix_exec_executor_new (config, error);
+  if (self == NULL)
+    return NULL;
+
+  stages = nix_exec_stage_store_list_stages (store);
+  for (guint i = 0; i < stages->len; i++)
+    {
+      NixExecStage *stage = g_ptr_array_index (stages, i);
+      const char *code = nix_exec_stage_get_code (stage);
+      const char *language = nix_exec_stage_get_language (stage);
+
+      if (code == NULL || *code == '\0' || language == NULL || *language == '\0')
+        continue;
+
+      g_hash_table_replace (self->stages,
+                            g_strdup (nix_exec_stage_get_id (stage)),
+                            g_object_ref (stage));
+    }
+
+  return g_steal_pointer (&self);
+}
+
+/**
+ * nix_exec_executor_get_nix_path:
+ * @self: a #NixExecExecutor
+ *
+ * Gets the `nix` binary the executor uses.
+ *
+ * Returns: (type filename): the absolute path of `nix`
+ *
+ * Since: 1.0
+ */
+const char *
+nix_exec_executor_get_nix_path (NixExecExecutor *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+
+  return self->nix_path;
+}
+
+/**
+ * nix_exec_executor_config_snapshot:
+ * @self: a #NixExecExecutor
+ *
+ * Copies the executor's configuration, for callers that want to change a
+ * setting and [method@NixExec.Executor.rebuild_with_config]. Changing the
+ * copy does not change the executor.
+ *
+ * Returns: (transfer full): a new copy of the configuration
+ *
+ * Since: 1.0
+ */
+NixExecConfig *
+nix_exec_executor_config_snapshot (NixExecExecutor *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+
+  return nix_exec_config_copy (self->config);
+}
+
+/**
+ * nix_exec_executor_rebuild_with_config:
+ * @self: a #NixExecExecutor
+ * @config: the new configuration; the new executor keeps a copy
+ * @error: return location for a #GError
+ *
+ * Creates a new executor with @config and every stage registered with
+ * @self. @self is not changed. Runtimes are resolved again by the new
+ * executor, since the configuration may name another flake.
+ *
+ * Returns: (transfer full): a new executor, or %NULL with
+ *   %NIX_EXEC_ERROR_NIX_NOT_FOUND when the new configuration names no usable
+ *   nix
+ *
+ * Since: 1.0
+ */
+NixExecExecutor *
+nix_exec_executor_rebuild_with_config (NixExecExecutor  *self,
+                                       NixExecConfig    *config,
+                                       GError          **error)
+{
+  g_autoptr(NixExecExecutor) rebuilt = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (config), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  rebuilt = nix_exec_executor_new (config, error);
+  if (rebuilt == NULL)
+    return NULL;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->stages);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    g_hash_table_replace (rebuilt->stages, g_strdup (key), g_object_ref (value));
+  g_mutex_unlock (&self->lock);
+
+  return g_steal_pointer (&rebuilt);
+}
+
+static gboolean
+is_blank (const char *text)
+{
+  for (; *text != '\0'; text++)
+    if (!g_ascii_isspace (*text))
+      return FALSE;
+  return TRUE;
+}
+
+/**
+ * nix_exec_executor_register_with_effects:
+ * @self: a #NixExecExecutor
+ * @stage_id: the id to run the stage by
+ * @code: the stage's source code, which must define `execute`
+ * @language: the language tag: `python` or `python3`, `javascript` or `js`,
+ *   `bash` or `sh`, in any case
+ * @effects: (nullable): the effects the stage declares, or %NULL for
+ *   unknown effects
+ * @error: return location for a #GError
+ *
+ * Registers a stage, replacing any stage registered under @stage_id.
+ *
+ * Returns: %TRUE on success; %FALSE with %NIX_EXEC_ERROR_INVALID_STAGE when
+ *   the id or the code is empty or the language is not supported
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_register_with_effects (NixExecExecutor   *self,
+                                         const char        *stage_id,
+                                         const char        *code,
+                                         const char        *language,
+                                         NixExecEffectSet  *effects,
+                                         GError           **error)
+{
+  g_autoptr(NixExecStage) stage = NULL;
+  NixExecLanguage parsed;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+  g_return_val_if_fail (stage_id != NULL, FALSE);
+  g_return_val_if_fail (code != NULL, FALSE);
+  g_return_val_if_fail (language != NULL, FALSE);
+  g_return_val_if_fail (effects == NULL || NIX_EXEC_IS_EFFECT_SET (effects), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (*stage_id == '\0')
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage id must not be empty");
+      return FALSE;
+    }
+
+  if (!nix_exec_language_parse (language, &parsed, error))
+    return FALSE;
+
+  if (is_blank (code))
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                   "Stage “%s” has no code: it must define execute(input)", stage_id);
+      return FALSE;
+    }
+
+  stage = nix_exec_stage_new (stage_id, code, language, effects);
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_replace (self->stages, g_strdup (stage_id), g_steal_pointer (&stage));
+  g_mutex_unlock (&self->lock);
+
+  return TRUE;
+}
+
+/**
+ * nix_exec_executor_has_implementation:
+ * @self: a #NixExecExecutor
+ * @stage_id: a stage id
+ *
+ * Tells whether a stage is registered under @stage_id.
+ *
+ * Returns: %TRUE when the executor has code for @stage_id
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_has_implementation (NixExecExecutor *self,
+                                      const char      *stage_id)
+{
+  gboolean found;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+  g_return_val_if_fail (stage_id != NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  found = g_hash_table_contains (self->stages, stage_id);
+  g_mutex_unlock (&self->lock);
+
+  return found;
+}
+
+static int
+compare_string_pointers (const void *a,
+                         const void *b)
+{
+  return strcmp (*(char * const *) a, *(char * const *) b);
+}
+
+/**
+ * nix_exec_executor_list_stage_ids:
+ * @self: a #NixExecExecutor
+ *
+ * Lists the ids of the registered stages, sorted.
+ *
+ * Returns: (transfer full) (array zero-terminated=1): the stage ids
+ *
+ * Since: 1.0
+ */
+char **
+nix_exec_executor_list_stage_ids (NixExecExecutor *self)
+{
+  g_autofree const char **keys = NULL;
+  char **ids;
+  guint n_keys;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+
+  g_mutex_lock (&self->lock);
+  keys = (const char **) g_hash_table_get_keys_as_array (self->stages, &n_keys);
+  ids = g_new0 (char *, n_keys + 1);
+  for (guint i = 0; i < n_keys; i++)
+    ids[i] = g_strdup (keys[i]);
+  g_mutex_unlock (&self->lock);
+
+  qsort (ids, n_keys, sizeof (char *), compare_string_pointers);
+  return ids;
+}
+
+static NixExecStage *
+lookup_stage (NixExecExecutor *self,
+              const char      *stage_id)
+{
+  NixExecStage *stage;
+
+  g_mutex_lock (&self->lock);
+  stage = g_hash_table_lookup (self->stages, stage_id);
+  if (stage != NULL)
+    g_object_ref (stage);
+  g_mutex_unlock (&self->lock);
+
+  return stage;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Runtime resolution                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* One `nix build` in flight, shared by every caller on the same main context
+ * that needs the same runtime. The nix process is killed when the last
+ * waiter goes away. */
+typedef struct
+{
+  NixExecExecutor *self;         /* owned */
+  NixExecLanguage  language;
+  GMainContext    *context;      /* owned */
+  GCancellable    *cancellable;  /* owned; kills the nix build */
+  GPtrArray       *waiters;      /* GTask *, owned */
+  char            *installable;  /* owned */
+} Resolution;
+
+typedef struct
+{
+  Resolution *resolution;        /* borrowed, NULL once answered */
+  GSource    *cancel_source;     /* owned */
+} Waiter;
+
+static void
+waiter_free (Waiter *waiter)
+{
+  if (waiter->cancel_source != NULL)
+    {
+      g_source_destroy (waiter->cancel_source);
+      g_source_unref (waiter->cancel_source);
+    }
+  g_free (waiter);
+}
+
+static void
+resolution_free (Resolution *resolution)
+{
+  g_assert (resolution->waiters->len == 0);
+  g_ptr_array_unref (resolution->waiters);
+  g_clear_object (&resolution->cancellable);
+  g_main_context_unref (resolution->context);
+  g_free (resolution->installable);
+  g_object_unref (resolution->self);
+  g_free (resolution);
+}
+
+static char *
+gcroot_path (NixExecExecutor *self,
+             NixExecLanguage  language)
+{
+  const char *flake_ref = nix_exec_config_get_flake_ref (self->config);
+  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, flake_ref, -1);
+  g_autofree char *name = NULL;
+
+  digest[16] = '\0';
+  name = g_strdup_printf ("%s-%s", nix_exec_language_runtime_attr (language), digest);
+  return g_build_filename (nix_exec_config_get_cache_dir (self->config), "gcroots", name, NULL);
+}
+
+static void
+resolution_answer (Resolution *resolution,
+                   const char *store_path,
+                   GError     *error)
+{
+  NixExecExecutor *self = resolution->self;
+  g_autoptr(GPtrArray) waiters = NULL;
+
+  g_mutex_lock (&self->lock);
+  g_ptr_array_remove (self->resolutions, resolution);
+  if (store_path != NULL)
+    {
+      g_free (self->runtimes[resolution->language]);
+      self->runtimes[resolution->language] = g_strdup (store_path);
+    }
+  g_mutex_unlock (&self->lock);
+
+  waiters = g_steal_pointer (&resolution->waiters);
+  resolution->waiters = g_ptr_array_new ();
+
+  for (guint i = 0; i < waiters->len; i++)
+    {
+      GTask *task = g_ptr_array_index (waiters, i);
+      Waiter *waiter = g_task_get_task_data (task);
+
+      waiter->resolution = NULL;
+      if (store_path != NULL)
+        g_task_return_pointer (task, g_strdup (store_path), g_free);
+      else
+        g_task_return_error (task, g_error_copy (error));
+      g_object_unref (task);
+    }
+
+  resolution_free (resolution);
+}
+
+static void
+on_nix_build_done (GObject      *object,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  Resolution *resolution = user_data;
+  g_autoptr(NixExecChildResult) child = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *store_path = NULL;
+
+  child = nix_exec_child_run_finish (result, &error);
+
+  if (child == NULL)
+    {
+      if (g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ||
+          g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES))
+        {
+          g_autoptr(GError) spawn_error = g_steal_pointer (&error);
+
+          g_set_error (&error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
+                       "Could not run nix (%s): %s",
+                       resolution->self->nix_path, spawn_error->message);
+        }
+      else if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE))
+        {
+          g_clear_error (&error);
+          g_set_error (&error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                       "nix build “%s” printed more than %d bytes of results",
+                       resolution->installable, NIX_MAX_STDOUT_BYTES);
+        }
+    }
+  else if (!child->exited || child->exit_status != 0)
+    {
+      g_autofree char *text = g_strndup (g_bytes_get_data (child->stderr_bytes, NULL),
+                                         g_bytes_get_size (child->stderr_bytes));
+
+      if (child->exited)
+        error = nix_exec_nix_classify_failure (resolution->installable, text, child->exit_status);
+      else
+        error = g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                             "nix build “%s” was killed by signal %d",
+                             resolution->installable, child->term_signal);
+    }
+  else
+    {
+      gsize length;
+      const char *json = g_bytes_get_data (child->stdout_bytes, &length);
+      NixExecLanguage language = resolution->language;
+
+      store_path = nix_exec_nix_parse_build_output (json, length, &error);
+      if (store_path != NULL)
+        {
+          g_autofree char *interpreter =
+            g_build_filename (store_path, "bin", nix_exec_language_interpreter (language), NULL);
+
+          if (!g_file_test (interpreter, G_FILE_TEST_IS_EXECUTABLE))
+            {
+              g_set_error (&error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                           "The runtime “%s” (%s) has no bin/%s",
+                           resolution->installable, store_path,
+                           nix_exec_language_interpreter (language));
+              g_clear_pointer (&store_path, g_free);
+            }
+        }
+    }
+
+  resolution_answer (resolution, store_path, error);
+}
+
+static gboolean
+on_waiter_cancelled (GCancellable *cancellable,
+                     gpointer      user_data)
+{
+  GTask *task = user_data;
+  Waiter *waiter = g_task_get_task_data (task);
+  Resolution *resolution = waiter->resolution;
+
+  g_clear_pointer (&waiter->cancel_source, g_source_unref);
+  if (resolution == NULL)
+    return G_SOURCE_REMOVE;
+
+  if (resolution->waiters->len == 1)
+    {
+      /* Nobody else wants this runtime: kill nix. This waiter is answered
+       * once nix has been reaped, so that a sync call never returns with a
+       * nix process still to be reaped on its private main context. */
+      g_cancellable_cancel (resolution->cancellable);
+      return G_SOURCE_REMOVE;
+    }
+
+  waiter->resolution = NULL;
+  g_ptr_array_remove (resolution->waiters, task);
+  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                           "Operation was cancelled");
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Resolves the runtime of @language to its store path (a char *). */
+static void
+resolve_runtime_async (NixExecExecutor     *self,
+                       NixExecLanguage      language,
+                       GCancellable        *cancellable,
+                       GAsyncReadyCallback  callback,
+                       gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
+  g_autoptr(GError) error = NULL;
+  Resolution *resolution = NULL;
+  Waiter *waiter;
+  char *known;
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, resolve_runtime_async);
+  g_task_set_name (task, "[nixexec] resolve runtime");
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  g_mutex_lock (&self->lock);
+  known = g_strdup (self->runtimes[language]);
+  if (known == NULL)
+    {
+      for (guint i = 0; i < self->resolutions->len; i++)
+        {
+          Resolution *candidate = g_ptr_array_index (self->resolutions, i);
+
+          /* Only share a build running on this very context: a sync call
+           * iterating a private context must not wait on a context that
+           * nobody iterates meanwhile. */
+          if (candidate->language == language && candidate->context == context)
+            {
+              resolution = candidate;
+              break;
+            }
+        }
+    }
+  if (known == NULL && resolution == NULL)
+    {
+      resolution = g_new0 (Resolution, 1);
+      resolution->self = g_object_ref (self);
+      resolution->language = language;
+      resolution->context = g_main_context_ref (context);
+      resolution->cancellable = g_cancellable_new ();
+      resolution->waiters = g_ptr_array_new ();
+      resolution->installable = g_strdup_printf ("%s#%s",
+                                                 nix_exec_config_get_flake_ref (self->config),
+                                                 nix_exec_language_runtime_attr (language));
+      g_ptr_array_add (self->resolutions, resolution);
+      g_mutex_unlock (&self->lock);
+
+      {
+        g_autofree char *root = gcroot_path (self, language);
+        g_autofree char *root_dir = g_path_get_dirname (root);
+        g_auto(GStrv) argv = NULL;
+
+        g_mkdir_with_parents (root_dir, 0700);
+        argv = nix_exec_nix_build_argv (self->nix_path, self->config,
+                                        nix_exec_language_runtime_attr (language), root);
+        g_debug ("Resolving %s with %s", resolution->installable, self->nix_path);
+        nix_exec_child_run_async ((const char * const *) argv, NULL, NULL,
+                                  NIX_MAX_STDOUT_BYTES, NIX_MAX_STDERR_BYTES, 0,
+                                  resolution->cancellable, on_nix_build_done, resolution);
+      }
+    }
+  else
+    {
+      g_mutex_unlock (&self->lock);
+    }
+
+  if (known != NULL)
+    {
+      g_task_return_pointer (task, known, g_free);
+      return;
+    }
+
+  waiter = g_new0 (Waiter, 1);
+  waiter->resolution = resolution;
+  g_task_set_task_data (task, waiter, (GDestroyNotify) waiter_free);
+  if (cancellable != NULL)
+    {
+      waiter->cancel_source = g_cancellable_source_new (cancellable);
+      g_source_set_callback (waiter->cancel_source, G_SOURCE_FUNC (on_waiter_cancelled),
+                             task, NULL);
+      g_source_set_static_name (waiter->cancel_source, "[nixexec] resolve cancel");
+      g_source_attach (waiter->cancel_source, context);
+    }
+
+  /* The resolution owns the waiting task until it answers it. */
+  g_ptr_array_add (resolution->waiters, g_steal_pointer (&task));
+}
+
+static char *
+resolve_runtime_finish (NixExecExecutor  *self,
+                        GAsyncResult     *result,
+                        GError          **error)
+{
+  g_assert (g_task_is_valid (result, self));
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+forget_runtime (NixExecExecutor *self,
+                NixExecLanguage  language,
+                const char      *store_path)
+{
+  g_mutex_lock (&self->lock);
+  if (g_strcmp0 (self->runtimes[language], store_path) == 0)
+    g_clear_pointer (&self->runtimes[language], g_free);
+  g_mutex_unlock (&self->lock);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Warmup                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  guint   pending;
+  GError *error;  /* the first failure, owned */
+} WarmupData;
+
+static void
+warmup_data_free (WarmupData *data)
+{
+  g_clear_error (&data->error);
+  g_free (data);
+}
+
+static void
+on_warmup_resolved (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  WarmupData *data = g_task_get_task_data (task);
+  g_autofree char *store_path = NULL;
+  g_autoptr(GError) error = NULL;
+
+  store_path = resolve_runtime_finish (NIX_EXEC_EXECUTOR (object), result, &error);
+  if (store_path == NULL && data->error == NULL)
+    data->error = g_steal_pointer (&error);
+
+  if (--data->pending > 0)
+    return;
+
+  if (data->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&data->error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * nix_exec_executor_warmup_async:
+ * @self: a #NixExecExecutor
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when every runtime is resolved
+ * @user_data: data for @callback
+ *
+ * Resolves, ahead of their first use, the runtimes that the registered
+ * stages need: `python3`, `nodejs` and `bash`, as each is used. Nix may have
+ * to evaluate, build or download them, which can take a while; calling this
+ * at start-up overlaps that with the application's own start.
+ *
+ * The runtimes are resolved concurrently. Cancelling kills the nix
+ * processes that no other call is waiting on.
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_executor_warmup_async (NixExecExecutor     *self,
+                                GCancellable        *cancellable,
+                                GAsyncReadyCallback  callback,
+                                gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  gboolean needed[NIX_EXEC_N_LANGUAGES] = { FALSE, };
+  WarmupData *data;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nix_exec_executor_warmup_async);
+  g_task_set_name (task, "[nixexec] warmup");
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->stages);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      NixExecLanguage language;
+
+      if (nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
+        needed[language] = TRUE;
+    }
+  g_mutex_unlock (&self->lock);
+
+  data = g_new0 (WarmupData, 1);
+  g_task_set_task_data (task, data, (GDestroyNotify) warmup_data_free);
+
+  /* Count first, then start: a runtime already resolved answers at once. */
+  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
+    data->pending += needed[i] ? 1 : 0;
+
+  if (data->pending == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
+    {
+      if (needed[i])
+        resolve_runtime_async (self, i, cancellable, on_warmup_resolved, g_object_ref (task));
+    }
+}
+
+/**
+ * nix_exec_executor_warmup_finish:
+ * @self: a #NixExecExecutor
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@NixExec.Executor.warmup_async].
+ *
+ * Returns: %TRUE when every runtime was resolved; %FALSE with the first
+ *   failure otherwise (a `NIX_EXEC_ERROR_NIX_*` code, or
+ *   %G_IO_ERROR_CANCELLED)
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_warmup_finish (NixExecExecutor  *self,
+                                 GAsyncResult     *result,
+                                 GError          **error)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Execution                                                                */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  NixExecStage    *stage;        /* owned */
+  NixExecLanguage  language;
+  char            *script_path;  /* owned */
+  GBytes          *input;        /* owned */
+  char            *store_path;   /* owned, once resolved */
+} ExecuteData;
+
+static void
+execute_data_free (ExecuteData *data)
+{
+  g_clear_object (&data->stage);
+  g_free (data->script_path);
+  g_clear_pointer (&data->input, g_bytes_unref);
+  g_free (data->store_path);
+  g_free (data);
+}
+
+/* The last lines of what the stage wrote on stderr, for an error message. */
+static char *
+stderr_excerpt (NixExecChildResult *child)
+{
+  gsize length;
+  const char *data = g_bytes_get_data (child->stderr_bytes, &length);
+  g_autofree char *text = NULL;
+  const char *start;
+  gsize limit = 4000;
+
+  if (length == 0)
+    return g_strdup ("(nothing on stderr)");
+
+  text = g_utf8_make_valid (data, length);
+  g_strstrip (text);
+  start = text;
+  if (strlen (text) > limit)
+    {
+      start = text + strlen (text) - limit;
+      while (*start != '\0' && (*start & 0xC0) == 0x80)
+        start++;
+      return g_strconcat ("[…] ", start, NULL);
+    }
+  return g_strdup (start);
+}
+
+static const char *
+object_get_string (JsonObject *object,
+                   const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/* The wrapper's own account of a failure (NIX_EXEC_WRAPPER_REPORT_STATUS),
+ * or NULL when stdout does not hold one. */
+static GError *
+error_from_report (const char         *stage_id,
+                   NixExecChildResult *child)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  gsize length;
+  const char *data = g_bytes_get_data (child->stdout_bytes, &length);
+  JsonNode *root;
+  JsonObject *report;
+  const char *kind, *type, *message, *traceback;
+  g_autofree char *label = NULL;
+
+  if (!json_parser_load_from_data (parser, data, length, NULL))
+    return NULL;
+  root = json_parser_get_root (parser);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return NULL;
+
+  report = json_node_get_object (root);
+  kind = object_get_string (report, "kind");
+  type = object_get_string (report, "type");
+  message = object_get_string (report, "message");
+  traceback = object_get_string (report, "traceback");
+  if (kind == NULL)
+    return NULL;
+  if (message == NULL)
+    message = "";
+
+  label = type != NULL && *type != '\0' ? g_strdup_printf ("%s: %s", type, message)
+                                        : g_strdup (message);
+
+  if (g_str_equal (kind, "no-execute"))
+    return g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                        "Stage “%s” defines no top-level execute(input) function%s%s",
+                        stage_id, *message != '\0' ? ": " : "", message);
+  if (g_str_equal (kind, "syntax"))
+    return g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                        "Stage “%s” does not compile: %s", stage_id, label);
+  if (g_str_equal (kind, "bad-result"))
+    return g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_OUTPUT,
+                        "Stage “%s” returned a value that cannot be written as JSON: %s",
+                        stage_id, label);
+  if (g_str_equal (kind, "exception"))
+    {
+      if (traceback != NULL && *traceback != '\0')
+        return g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                            "Stage “%s” raised %s\n\n%s", stage_id, label, traceback);
+      return g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                          "Stage “%s” raised %s", stage_id, label);
+    }
+
+  return NULL;
+}
+
+/* json-glib 1.6 accepts "{} {}" as one document: find where the first value
+ * ends, so that anything but white space after it can be refused. The text
+ * is known to start with a valid value (the parser said so). */
+static gboolean
+has_trailing_content (const char *text,
+                      gsize       length)
+{
+  gsize i = 0;
+  int depth = 0;
+  gboolean in_string = FALSE;
+
+  while (i < length && g_ascii_isspace (text[i]))
+    i++;
+
+  for (; i < length; i++)
+    {
+      char c = text[i];
+
+      if (in_string)
+        {
+          if (c == '\\')
+            i++;
+          else if (c == '"')
+            {
+              in_string = FALSE;
+              if (depth == 0)
+                {
+                  i++;
+                  break;
+                }
+            }
+          continue;
+        }
+
+      if (c == '"')
+        in_string = TRUE;
+      else if (c == '{' || c == '[')
+        depth++;
+      else if (c == '}' || c == ']')
+        {
+          if (--depth == 0)
+            {
+              i++;
+              break;
+            }
+        }
+      else if (depth == 0 && (g_ascii_isspace (c) || c == '{' || c == '['))
+        break;
+    }
+
+  for (; i < length; i++)
+    if (!g_ascii_isspace (text[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static JsonNode *
+interpret_child_result (NixExecExecutor     *self,
+                        ExecuteData         *data,
+                        NixExecChildResult  *child,
+                        GError             **error)
+{
+  const char *stage_id = nix_exec_stage_get_id (data->stage);
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) parse_error = NULL;
+  gsize length;
+  const char *output;
+
+  if (!child->exited)
+    {
+      g_autofree char *excerpt = stderr_excerpt (child);
+
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                   "Stage “%s” was killed by signal %d (%s): %s",
+                   stage_id, child->term_signal, g_strsignal (child->term_signal), excerpt);
+      return NULL;
+    }
+
+  if (child->exit_status != 0)
+    {
+      g_autofree char *excerpt = NULL;
+
+      if (child->exit_status == NIX_EXEC_WRAPPER_REPORT_STATUS)
+        {
+          GError *reported = error_from_report (stage_id, child);
+
+          if (reported != NULL)
+            {
+              g_propagate_error (error, reported);
+              return NULL;
+            }
+        }
+
+      excerpt = stderr_excerpt (child);
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                   "Stage “%s” exited with status %d: %s",
+                   stage_id, child->exit_status, excerpt);
+      return NULL;
+    }
+
+  output = g_bytes_get_data (child->stdout_bytes, &length);
+  parser = json_parser_new_immutable ();
+  if (length == 0 || !json_parser_load_from_data (parser, output, length, &parse_error) ||
+      json_parser_get_root (parser) == NULL || has_trailing_content (output, length))
+    {
+      g_autofree char *shown = g_utf8_make_valid (output != NULL ? output : "", MIN (length, 200));
+
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_OUTPUT,
+                   "Stage “%s” did not print one JSON value on stdout%s%s (output began: “%s”)",
+                   stage_id,
+                   parse_error != NULL ? ": " : "",
+                   parse_error != NULL ? parse_error->message : "",
+                   shown);
+      return NULL;
+    }
+
+  return json_node_ref (json_parser_get_root (parser));
+}
+
+static void
+on_stage_done (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = g_task_get_source_object (task);
+  ExecuteData *data = g_task_get_task_data (task);
+  const char *stage_id = nix_exec_stage_get_id (data->stage);
+  g_autoptr(NixExecChildResult) child = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *output;
+
+  child = nix_exec_child_run_finish (result, &error);
+  if (child == NULL)
+    {
+      if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT))
+        {
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT,
+                                   "Stage “%s” ran longer than %u s and was killed",
+                                   stage_id, nix_exec_config_get_timeout_secs (self->config));
+        }
+      else if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE))
+        {
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
+                                   "Stage “%s” wrote more than %" G_GUINT64_FORMAT
+                                   " bytes on stdout and was killed (see max-output-bytes)",
+                                   stage_id, nix_exec_config_get_max_output_bytes (self->config));
+        }
+      else if (error->domain == G_SPAWN_ERROR)
+        {
+          /* The runtime vanished from the store (collected by hand, say):
+           * resolve it again next time. */
+          forget_runtime (self, data->language, data->store_path);
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                                   "Could not start stage “%s” on %s: %s",
+                                   stage_id, data->store_path, error->message);
+        }
+      else
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+        }
+      return;
+    }
+
+  output = interpret_child_result (self, data, child, &error);
+  if (output == NULL)
+    g_task_return_error (task, g_steal_pointer (&error));
+  else
+    g_task_return_pointer (task, output, (GDestroyNotify) json_node_unref);
+}
+
+static void
+on_runtime_resolved (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+  ExecuteData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+  g_autofree char *interpreter = NULL;
+  const char *argv[3];
+  guint timeout_secs;
+
+  data->store_path = resolve_runtime_finish (self, result, &error);
+  if (data->store_path == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  interpreter = g_build_filename (data->store_path, "bin",
+                                  nix_exec_language_interpreter (data->language), NULL);
+  argv[0] = interpreter;
+  argv[1] = data->script_path;
+  argv[2] = NULL;
+
+  timeout_secs = nix_exec_config_get_timeout_secs (self->config);
+  nix_exec_child_run_async (argv, NULL, data->input,
+                            nix_exec_config_get_max_output_bytes (self->config),
+                            nix_exec_config_get_max_stderr_bytes (self->config),
+                            timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000,
+                            g_task_get_cancellable (task),
+                            on_stage_done, g_object_ref (task));
+}
+
+/**
+ * nix_exec_executor_execute_async:
+ * @self: a #NixExecExecutor
+ * @stage_id: the id of a registered stage
+ * @input: (nullable): the input value; %NULL is the JSON value `null`
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the stage has finished
+ * @user_data: data for @callback
+ *
+ * Runs a stage on @input. The first call for a language resolves its runtime
+ * (see [method@NixExec.Executor.warmup_async]); later calls exec the
+ * resolved interpreter directly.
+ *
+ * No thread is used: the child process is watched from the thread-default
+ * main context of the caller, so many calls can run at once from one main
+ * loop. Cancelling @cancellable kills the stage's whole process group with
+ * SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_executor_execute_async (NixExecExecutor     *self,
+                                 const char          *stage_id,
+                                 JsonNode            *input,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  g_autoptr(NixExecStage) stage = NULL;
+  g_autoptr(GError) error = NULL;
+  ExecuteData *data;
+  char *input_text;
+  const char *code;
+
+  g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
+  g_return_if_fail (stage_id != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nix_exec_executor_execute_async);
+  g_task_set_name (task, "[nixexec] execute");
+
+  stage = lookup_stage (self, stage_id);
+  if (stage == NULL)
+    {
+      g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_NOT_FOUND,
+                               "No stage “%s” is registered with this executor", stage_id);
+      return;
+    }
+
+  data = g_new0 (ExecuteData, 1);
+  data->stage = g_object_ref (stage);
+  g_task_set_task_data (task, data, (GDestroyNotify) execute_data_free);
+
+  if (!nix_exec_language_parse (nix_exec_stage_get_language (stage), &data->language, &error))
+    {
+      g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                               "Stage “%s”: %s", stage_id, error->message);
+      return;
+    }
+
+  code = nix_exec_stage_get_code (stage);
+  if (code == NULL || is_blank (code))
+    {
+      g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                               "Stage “%s” has no code: it must define execute(input)", stage_id);
+      return;
+    }
+
+  /* A small write, once per stage and cache: the script is reused by every
+   * later call, from any executor or process. */
+  data->script_path = nix_exec_wrapper_ensure_script (nix_exec_config_get_cache_dir (self->config),
+                                                      data->language, code, &error);
+  if (data->script_path == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  input_text = input != NULL ? json_to_string (input, FALSE) : g_strdup ("null");
+  data->input = g_bytes_new_take (input_text, strlen (input_text));
+
+  resolve_runtime_async (self, data->language, cancellable,
+                         on_runtime_resolved, g_steal_pointer (&task));
+}
+
+/**
+ * nix_exec_executor_execute_finish:
+ * @self: a #NixExecExecutor
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@NixExec.Executor.execute_async].
+ *
+ * Returns: (transfer full): the stage's result, or %NULL with an error in
+ *   the %NIX_EXEC_ERROR domain or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
+ */
+JsonNode *
+nix_exec_executor_execute_finish (NixExecExecutor  *self,
+                                  GAsyncResult     *result,
+                                  GError          **error)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+static void
+on_sync_done (GObject      *object,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  *out = g_object_ref (result);
+}
+
+/**
+ * nix_exec_executor_execute:
+ * @self: a #NixExecExecutor
+ * @stage_id: the id of a registered stage
+ * @input: (nullable): the input value; %NULL is the JSON value `null`
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Runs a stage on @input and waits for its result. This blocks the calling
+ * thread: in a GUI, use [method@NixExec.Executor.execute_async].
+ *
+ * Cancelling @cancellable from another thread kills the stage's whole
+ * process group with SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ *
+ * Returns: (transfer full): the stage's result, or %NULL with an error in
+ *   the %NIX_EXEC_ERROR domain or %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
+ */
+JsonNode *
+nix_exec_executor_execute (NixExecExecutor  *self,
+                           const char       *stage_id,
+                           JsonNode         *input,
+                           GCancellable     *cancellable,
+                           GError          **error)
+{
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+  g_return_val_if_fail (stage_id != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* One implementation: the async path, on a private context. */
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  nix_exec_executor_execute_async (self, stage_id, input, cancellable, on_sync_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+
+  return nix_exec_executor_execute_finish (self, result, error);
+}
