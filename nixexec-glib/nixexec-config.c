@@ -1,0 +1,710 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "nixexec-config.h"
+
+#include <string.h>
+
+/**
+ * NixExecConfig:
+ *
+ * The settings of an executor: limits on each run, which flake provides the
+ * runtimes, where scripts are cached, which `nix` runs and how.
+ *
+ * An executor takes a snapshot of its config when it is built (see
+ * [method@NixExec.Executor.config_snapshot]); changing the config later
+ * does not change executors already built from it. Use
+ * [method@NixExec.Config.copy] to derive a config from another.
+ *
+ * Since: 1.0
+ */
+
+struct _NixExecConfig
+{
+  GObject   parent_instance;
+
+  guint     timeout_secs;
+  guint64   max_output_bytes;
+  guint64   max_stderr_bytes;
+  char     *flake_ref;     /* never NULL */
+  char     *cache_dir;     /* never NULL */
+  char     *nix_path;      /* NULL: search for nix */
+  gboolean  offline;
+  GStrv     nix_options;   /* never NULL, possibly empty */
+};
+
+G_DEFINE_FINAL_TYPE (NixExecConfig, nix_exec_config, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_TIMEOUT_SECS,
+  PROP_MAX_OUTPUT_BYTES,
+  PROP_MAX_STDERR_BYTES,
+  PROP_FLAKE_REF,
+  PROP_CACHE_DIR,
+  PROP_NIX_PATH,
+  PROP_OFFLINE,
+  PROP_NIX_OPTIONS,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static char *
+default_cache_dir (void)
+{
+  return g_build_filename (g_get_user_cache_dir (), "nixexec-glib", NULL);
+}
+
+/* Replaces *str by a copy of @value; TRUE if that changed it. */
+static gboolean
+replace_string (char       **str,
+                const char  *value)
+{
+  if (g_strcmp0 (*str, value) == 0)
+    return FALSE;
+
+  g_free (*str);
+  *str = g_strdup (value);
+  return TRUE;
+}
+
+static gboolean
+nix_option_is_valid (const char *option)
+{
+  const char *equals = strchr (option, '=');
+
+  /* "name=value": a non-empty name; the value may be empty. */
+  return equals != NULL && equals != option;
+}
+
+static void
+nix_exec_config_finalize (GObject *object)
+{
+  NixExecConfig *self = NIX_EXEC_CONFIG (object);
+
+  g_clear_pointer (&self->flake_ref, g_free);
+  g_clear_pointer (&self->cache_dir, g_free);
+  g_clear_pointer (&self->nix_path, g_free);
+  g_clear_pointer (&self->nix_options, g_strfreev);
+
+  G_OBJECT_CLASS (nix_exec_config_parent_class)->finalize (object);
+}
+
+static void
+nix_exec_config_get_property (GObject    *object,
+                              guint       prop_id,
+                              GValue     *value,
+                              GParamSpec *pspec)
+{
+  NixExecConfig *self = NIX_EXEC_CONFIG (object);
+
+  switch (prop_id)
+    {
+    case PROP_TIMEOUT_SECS:
+      g_value_set_uint (value, self->timeout_secs);
+      break;
+    case PROP_MAX_OUTPUT_BYTES:
+      g_value_set_uint64 (value, self->max_output_bytes);
+      break;
+    case PROP_MAX_STDERR_BYTES:
+      g_value_set_uint64 (value, self->max_stderr_bytes);
+      break;
+    case PROP_FLAKE_REF:
+      g_value_set_string (value, self->flake_ref);
+      break;
+    case PROP_CACHE_DIR:
+      g_value_set_string (value, self->cache_dir);
+      break;
+    case PROP_NIX_PATH:
+      g_value_set_string (value, self->nix_path);
+      break;
+    case PROP_OFFLINE:
+      g_value_set_boolean (value, self->offline);
+      break;
+    case PROP_NIX_OPTIONS:
+      g_value_set_boxed (value, self->nix_options);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nix_exec_config_set_property (GObject      *object,
+                              guint         prop_id,
+                              const GValue *value,
+                              GParamSpec   *pspec)
+{
+  NixExecConfig *self = NIX_EXEC_CONFIG (object);
+
+  switch (prop_id)
+    {
+    case PROP_TIMEOUT_SECS:
+      nix_exec_config_set_timeout_secs (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_OUTPUT_BYTES:
+      nix_exec_config_set_max_output_bytes (self, g_value_get_uint64 (value));
+      break;
+    case PROP_MAX_STDERR_BYTES:
+      nix_exec_config_set_max_stderr_bytes (self, g_value_get_uint64 (value));
+      break;
+    case PROP_FLAKE_REF:
+      nix_exec_config_set_flake_ref (self, g_value_get_string (value));
+      break;
+    case PROP_CACHE_DIR:
+      nix_exec_config_set_cache_dir (self, g_value_get_string (value));
+      break;
+    case PROP_NIX_PATH:
+      nix_exec_config_set_nix_path (self, g_value_get_string (value));
+      break;
+    case PROP_OFFLINE:
+      nix_exec_config_set_offline (self, g_value_get_boolean (value));
+      break;
+    case PROP_NIX_OPTIONS:
+      nix_exec_config_set_nix_options (self, g_value_get_boxed (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+nix_exec_config_class_init (NixExecConfigClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = nix_exec_config_finalize;
+  object_class->get_property = nix_exec_config_get_property;
+  object_class->set_property = nix_exec_config_set_property;
+
+  /**
+   * NixExecConfig:timeout-secs:
+   *
+   * How long a stage may run, in seconds, before it and every process it
+   * started are killed and the run fails with %NIX_EXEC_ERROR_TIMED_OUT.
+   * 0 means no limit.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_TIMEOUT_SECS] =
+    g_param_spec_uint ("timeout-secs", NULL, NULL,
+                       0, G_MAXUINT, NIX_EXEC_DEFAULT_TIMEOUT_SECS,
+                       G_PARAM_READWRITE |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:max-output-bytes:
+   *
+   * How many bytes a stage may write to stdout. A stage that writes more is
+   * killed as soon as it passes the limit and the run fails with
+   * %NIX_EXEC_ERROR_OUTPUT_TOO_LARGE. At least 1.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_OUTPUT_BYTES] =
+    g_param_spec_uint64 ("max-output-bytes", NULL, NULL,
+                         1, G_MAXUINT64, NIX_EXEC_DEFAULT_MAX_OUTPUT_BYTES,
+                         G_PARAM_READWRITE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:max-stderr-bytes:
+   *
+   * How many bytes of a stage's stderr are kept for error messages; the
+   * rest is read and dropped, and does not fail the run. 0 keeps none.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_STDERR_BYTES] =
+    g_param_spec_uint64 ("max-stderr-bytes", NULL, NULL,
+                         0, G_MAXUINT64, NIX_EXEC_DEFAULT_MAX_STDERR_BYTES,
+                         G_PARAM_READWRITE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:flake-ref:
+   *
+   * The flake that provides the language runtimes, such as `nixpkgs`,
+   * `github:NixOS/nixpkgs/nixos-24.05` or `path:/some/dir`. Setting %NULL
+   * restores the default, %NIX_EXEC_DEFAULT_FLAKE_REF.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_FLAKE_REF] =
+    g_param_spec_string ("flake-ref", NULL, NULL,
+                         NIX_EXEC_DEFAULT_FLAKE_REF,
+                         G_PARAM_READWRITE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:cache-dir:
+   *
+   * The directory where wrapped scripts and runtime links are kept. The
+   * default, restored by setting %NULL, is `nixexec-glib` under
+   * g_get_user_cache_dir().
+   *
+   * Since: 1.0
+   */
+  properties[PROP_CACHE_DIR] =
+    g_param_spec_string ("cache-dir", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:nix-path:
+   *
+   * The `nix` binary to run, or %NULL (the default) to search for one as
+   * [func@NixExec.Executor.find_nix] does.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NIX_PATH] =
+    g_param_spec_string ("nix-path", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:offline:
+   *
+   * Whether nix must work from the local store alone. When %TRUE, nix is
+   * run with `--offline` and with substituters disabled, so it never waits
+   * on the network: a runtime that is not in the store fails at once
+   * instead of being downloaded.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_OFFLINE] =
+    g_param_spec_boolean ("offline", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READWRITE |
+                          G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:nix-options:
+   *
+   * Extra nix settings, each a `name=value` string, passed to nix as
+   * `--option name value` (split at the first `=`; the value may be
+   * empty). Setting %NULL clears them.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_NIX_OPTIONS] =
+    g_param_spec_boxed ("nix-options", NULL, NULL,
+                        G_TYPE_STRV,
+                        G_PARAM_READWRITE |
+                        G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+nix_exec_config_init (NixExecConfig *self)
+{
+  self->timeout_secs = NIX_EXEC_DEFAULT_TIMEOUT_SECS;
+  self->max_output_bytes = NIX_EXEC_DEFAULT_MAX_OUTPUT_BYTES;
+  self->max_stderr_bytes = NIX_EXEC_DEFAULT_MAX_STDERR_BYTES;
+  self->flake_ref = g_strdup (NIX_EXEC_DEFAULT_FLAKE_REF);
+  self->cache_dir = default_cache_dir ();
+  self->nix_path = NULL;
+  self->offline = FALSE;
+  self->nix_options = g_new0 (char *, 1);
+}
+
+/**
+ * nix_exec_config_new:
+ *
+ * Creates a config with every setting at its default.
+ *
+ * Returns: (transfer full): a new [class@NixExec.Config]
+ *
+ * Since: 1.0
+ */
+NixExecConfig *
+nix_exec_config_new (void)
+{
+  return g_object_new (NIX_EXEC_TYPE_CONFIG, NULL);
+}
+
+/**
+ * nix_exec_config_copy:
+ * @self: a [class@NixExec.Config]
+ *
+ * Copies @self. The copy has every setting of @self, and later changes to
+ * either config do not show in the other.
+ *
+ * Returns: (transfer full): a new [class@NixExec.Config]
+ *
+ * Since: 1.0
+ */
+NixExecConfig *
+nix_exec_config_copy (NixExecConfig *self)
+{
+  const char *names[N_PROPS];
+  GValue values[N_PROPS] = { G_VALUE_INIT };
+  guint n = 0;
+  NixExecConfig *copy;
+
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  /* Every property that can be read and written, so a setting added later
+   * is copied without touching this function. */
+  for (guint i = PROP_0 + 1; i < N_PROPS; i++)
+    {
+      GParamSpec *pspec = properties[i];
+
+      if ((pspec->flags & G_PARAM_READWRITE) != G_PARAM_READWRITE)
+        continue;
+
+      names[n] = pspec->name;
+      g_value_init (&values[n], pspec->value_type);
+      g_object_get_property (G_OBJECT (self), pspec->name, &values[n]);
+      n++;
+    }
+
+  copy = (NixExecConfig *) g_object_new_with_properties (NIX_EXEC_TYPE_CONFIG, n, names, values);
+
+  for (guint i = 0; i < n; i++)
+    g_value_unset (&values[i]);
+
+  return copy;
+}
+
+/**
+ * nix_exec_config_get_timeout_secs:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:timeout-secs].
+ *
+ * Returns: the timeout in seconds, 0 for none
+ *
+ * Since: 1.0
+ */
+guint
+nix_exec_config_get_timeout_secs (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), 0);
+
+  return self->timeout_secs;
+}
+
+/**
+ * nix_exec_config_set_timeout_secs:
+ * @self: a [class@NixExec.Config]
+ * @timeout_secs: the timeout in seconds, 0 for none
+ *
+ * Sets [property@NixExec.Config:timeout-secs].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_timeout_secs (NixExecConfig *self,
+                                  guint          timeout_secs)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (self->timeout_secs == timeout_secs)
+    return;
+
+  self->timeout_secs = timeout_secs;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_TIMEOUT_SECS]);
+}
+
+/**
+ * nix_exec_config_get_max_output_bytes:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:max-output-bytes].
+ *
+ * Returns: the stdout limit in bytes
+ *
+ * Since: 1.0
+ */
+guint64
+nix_exec_config_get_max_output_bytes (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), 0);
+
+  return self->max_output_bytes;
+}
+
+/**
+ * nix_exec_config_set_max_output_bytes:
+ * @self: a [class@NixExec.Config]
+ * @max_output_bytes: the stdout limit in bytes, at least 1
+ *
+ * Sets [property@NixExec.Config:max-output-bytes].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_max_output_bytes (NixExecConfig *self,
+                                      guint64        max_output_bytes)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (max_output_bytes >= 1);
+
+  if (self->max_output_bytes == max_output_bytes)
+    return;
+
+  self->max_output_bytes = max_output_bytes;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_OUTPUT_BYTES]);
+}
+
+/**
+ * nix_exec_config_get_max_stderr_bytes:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:max-stderr-bytes].
+ *
+ * Returns: how many bytes of stderr are kept
+ *
+ * Since: 1.0
+ */
+guint64
+nix_exec_config_get_max_stderr_bytes (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), 0);
+
+  return self->max_stderr_bytes;
+}
+
+/**
+ * nix_exec_config_set_max_stderr_bytes:
+ * @self: a [class@NixExec.Config]
+ * @max_stderr_bytes: how many bytes of stderr to keep
+ *
+ * Sets [property@NixExec.Config:max-stderr-bytes].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_max_stderr_bytes (NixExecConfig *self,
+                                      guint64        max_stderr_bytes)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (self->max_stderr_bytes == max_stderr_bytes)
+    return;
+
+  self->max_stderr_bytes = max_stderr_bytes;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_STDERR_BYTES]);
+}
+
+/**
+ * nix_exec_config_get_flake_ref:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:flake-ref].
+ *
+ * Returns: (transfer none): the flake reference
+ *
+ * Since: 1.0
+ */
+const char *
+nix_exec_config_get_flake_ref (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  return self->flake_ref;
+}
+
+/**
+ * nix_exec_config_set_flake_ref:
+ * @self: a [class@NixExec.Config]
+ * @flake_ref: (nullable): a flake reference, or %NULL for the default
+ *
+ * Sets [property@NixExec.Config:flake-ref].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_flake_ref (NixExecConfig *self,
+                               const char    *flake_ref)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (flake_ref == NULL || *flake_ref != '\0');
+
+  if (replace_string (&self->flake_ref,
+                      flake_ref != NULL ? flake_ref : NIX_EXEC_DEFAULT_FLAKE_REF))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_FLAKE_REF]);
+}
+
+/**
+ * nix_exec_config_get_cache_dir:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:cache-dir].
+ *
+ * Returns: (transfer none): the cache directory
+ *
+ * Since: 1.0
+ */
+const char *
+nix_exec_config_get_cache_dir (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  return self->cache_dir;
+}
+
+/**
+ * nix_exec_config_set_cache_dir:
+ * @self: a [class@NixExec.Config]
+ * @cache_dir: (nullable) (type filename): a directory, or %NULL for the
+ *   default
+ *
+ * Sets [property@NixExec.Config:cache-dir].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_cache_dir (NixExecConfig *self,
+                               const char    *cache_dir)
+{
+  g_autofree char *fallback = NULL;
+
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (cache_dir == NULL || *cache_dir != '\0');
+
+  if (cache_dir == NULL)
+    cache_dir = fallback = default_cache_dir ();
+
+  if (replace_string (&self->cache_dir, cache_dir))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CACHE_DIR]);
+}
+
+/**
+ * nix_exec_config_get_nix_path:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:nix-path].
+ *
+ * Returns: (transfer none) (nullable) (type filename): the nix binary, or
+ *   %NULL to search for one
+ *
+ * Since: 1.0
+ */
+const char *
+nix_exec_config_get_nix_path (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  return self->nix_path;
+}
+
+/**
+ * nix_exec_config_set_nix_path:
+ * @self: a [class@NixExec.Config]
+ * @nix_path: (nullable) (type filename): the nix binary, or %NULL to
+ *   search for one
+ *
+ * Sets [property@NixExec.Config:nix-path].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_nix_path (NixExecConfig *self,
+                              const char    *nix_path)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (nix_path == NULL || *nix_path != '\0');
+
+  if (replace_string (&self->nix_path, nix_path))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
+}
+
+/**
+ * nix_exec_config_get_offline:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:offline].
+ *
+ * Returns: %TRUE if nix must not use the network
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_config_get_offline (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), FALSE);
+
+  return self->offline;
+}
+
+/**
+ * nix_exec_config_set_offline:
+ * @self: a [class@NixExec.Config]
+ * @offline: whether nix must not use the network
+ *
+ * Sets [property@NixExec.Config:offline].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_offline (NixExecConfig *self,
+                             gboolean       offline)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  offline = !!offline;
+  if (self->offline == offline)
+    return;
+
+  self->offline = offline;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OFFLINE]);
+}
+
+/**
+ * nix_exec_config_get_nix_options:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:nix-options].
+ *
+ * Returns: (transfer none) (array zero-terminated=1): the `name=value`
+ *   options, possibly none
+ *
+ * Since: 1.0
+ */
+const char * const *
+nix_exec_config_get_nix_options (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  return (const char * const *) self->nix_options;
+}
+
+/**
+ * nix_exec_config_set_nix_options:
+ * @self: a [class@NixExec.Config]
+ * @nix_options: (nullable) (array zero-terminated=1): `name=value`
+ *   options, or %NULL for none
+ *
+ * Sets [property@NixExec.Config:nix-options]. Each option must contain a
+ * `=` after a non-empty name.
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_nix_options (NixExecConfig      *self,
+                                 const char * const *nix_options)
+{
+  static const char * const none[] = { NULL };
+
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (nix_options == NULL)
+    nix_options = none;
+
+  for (guint i = 0; nix_options[i] != NULL; i++)
+    g_return_if_fail (nix_option_is_valid (nix_options[i]));
+
+  if (g_strv_equal ((const char * const *) self->nix_options, nix_options))
+    return;
+
+  g_strfreev (self->nix_options);
+  self->nix_options = g_strdupv ((char **) nix_options);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_OPTIONS]);
+}
