@@ -1163,7 +1163,7 @@ error_from_report (const char         *stage_id,
   const char *kind, *type, *message, *traceback;
   g_autofree char *label = NULL;
 
-  if (!json_parser_load_from_data (parser, data, length, NULL))
+  if (length == 0 || !json_parser_load_from_data (parser, data, length, NULL))
     return NULL;
   root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
@@ -1424,6 +1424,11 @@ on_runtime_resolved (GObject      *object,
  * (see [method@NixExec.Executor.warmup_async]); later calls exec the
  * resolved interpreter directly.
  *
+ * [property@NixExec.Config:timeout-secs] limits the stage's own run; the
+ * `nix build` that resolves a runtime on first use has no deadline, since a
+ * first download can take long (cancel it with @cancellable, or resolve
+ * runtimes ahead with [method@NixExec.Executor.warmup_async]).
+ *
  * No thread is used: the child process is watched from the thread-default
  * main context of the caller, so many calls can run at once from one main
  * loop. Cancelling @cancellable kills the stage's whole process group with
@@ -1506,8 +1511,10 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
  *
  * Finishes [method@NixExec.Executor.execute_async].
  *
- * Returns: (transfer full): the stage's result, or %NULL with an error in
- *   the %NIX_EXEC_ERROR domain or %G_IO_ERROR_CANCELLED
+ * Returns: (transfer full): the stage's result, or %NULL with an error: in
+ *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,
+ *   %G_IO_ERROR_CANCELLED when cancelled, or a %G_FILE_ERROR or %G_IO_ERROR
+ *   when the script cache directory cannot be used
  *
  * Since: 1.0
  */
@@ -1547,8 +1554,10 @@ on_sync_done (GObject      *object,
  * Cancelling @cancellable from another thread kills the stage's whole
  * process group with SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
  *
- * Returns: (transfer full): the stage's result, or %NULL with an error in
- *   the %NIX_EXEC_ERROR domain or %G_IO_ERROR_CANCELLED
+ * Returns: (transfer full): the stage's result, or %NULL with an error: in
+ *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,
+ *   %G_IO_ERROR_CANCELLED when cancelled, or a %G_FILE_ERROR or %G_IO_ERROR
+ *   when the script cache directory cannot be used
  *
  * Since: 1.0
  */
