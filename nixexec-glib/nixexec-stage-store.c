@@ -50,7 +50,7 @@ nix_exec_stage_store_default_init (NixExecStageStoreInterface *iface)
  * Implementations return a new array holding a reference on each stage,
  * with g_object_unref() as its free function.
  *
- * Returns: (transfer full) (element-type NixExecStage): the stages
+ * Returns: (transfer container) (element-type NixExecStage): the stages
  *
  * Since: 1.0
  */
