@@ -23,6 +23,7 @@ typedef struct
   int       exit_status;
   int       term_signal;
   GPid      pid;
+  gint64    duration;        /* microseconds from spawn to reap */
 } NixExecChildResult;
 
 void                nix_exec_child_result_free (NixExecChildResult *result);

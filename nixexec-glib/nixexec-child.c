@@ -56,6 +56,8 @@ typedef struct
   GError       *error;           /* the first reason the child was killed */
   gboolean      reaped;
   int           wait_status;
+  gint64        started_at;
+  gint64        reaped_at;
 } ChildRun;
 
 static void
@@ -156,6 +158,7 @@ child_run_maybe_complete (GTask *task)
 
   result = g_new0 (NixExecChildResult, 1);
   result->pid = run->pid;
+  result->duration = run->reaped_at - run->started_at;
   result->stdout_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->out));
   result->stderr_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->err));
   result->stderr_truncated = run->err_truncated;
@@ -200,6 +203,7 @@ on_wait_done (GObject      *object,
     g_warning ("Waiting for child %d failed: %s", (int) run->pid, error->message);
 
   run->reaped = TRUE;
+  run->reaped_at = g_get_monotonic_time ();
   run->wait_status = g_subprocess_get_status (G_SUBPROCESS (object));
 
   /* Whatever the child left behind in its group goes with it; this is also
@@ -442,6 +446,7 @@ nix_exec_child_run_async (const char * const  *argv,
   g_subprocess_launcher_set_child_setup (launcher, child_setup,
                                          GINT_TO_POINTER (getpid ()), NULL);
 
+  run->started_at = g_get_monotonic_time ();
   run->subprocess = g_subprocess_launcher_spawnv (launcher, argv, &error);
   if (run->subprocess == NULL)
     {

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include "nixexec-config.h"
+#include "nixexec-enums.h"
 
 #include <string.h>
 
@@ -31,6 +32,8 @@ struct _NixExecConfig
   char     *nix_path;      /* NULL: search for nix */
   gboolean  offline;
   GStrv     nix_options;   /* never NULL, possibly empty */
+  NixExecRuntimeSource runtime_source;
+  char     *lock_file;     /* NULL: the executor keeps its own lock */
 };
 
 G_DEFINE_FINAL_TYPE (NixExecConfig, nix_exec_config, G_TYPE_OBJECT)
@@ -45,6 +48,8 @@ enum {
   PROP_NIX_PATH,
   PROP_OFFLINE,
   PROP_NIX_OPTIONS,
+  PROP_RUNTIME_SOURCE,
+  PROP_LOCK_FILE,
   N_PROPS
 };
 
@@ -87,6 +92,7 @@ nix_exec_config_finalize (GObject *object)
   g_clear_pointer (&self->cache_dir, g_free);
   g_clear_pointer (&self->nix_path, g_free);
   g_clear_pointer (&self->nix_options, g_strfreev);
+  g_clear_pointer (&self->lock_file, g_free);
 
   G_OBJECT_CLASS (nix_exec_config_parent_class)->finalize (object);
 }
@@ -124,6 +130,12 @@ nix_exec_config_get_property (GObject    *object,
       break;
     case PROP_NIX_OPTIONS:
       g_value_set_boxed (value, self->nix_options);
+      break;
+    case PROP_RUNTIME_SOURCE:
+      g_value_set_enum (value, self->runtime_source);
+      break;
+    case PROP_LOCK_FILE:
+      g_value_set_string (value, self->lock_file);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -163,6 +175,12 @@ nix_exec_config_set_property (GObject      *object,
       break;
     case PROP_NIX_OPTIONS:
       nix_exec_config_set_nix_options (self, g_value_get_boxed (value));
+      break;
+    case PROP_RUNTIME_SOURCE:
+      nix_exec_config_set_runtime_source (self, g_value_get_enum (value));
+      break;
+    case PROP_LOCK_FILE:
+      nix_exec_config_set_lock_file (self, g_value_get_string (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -296,6 +314,44 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
                         G_TYPE_STRV,
                         G_PARAM_READWRITE |
                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:runtime-source:
+   *
+   * Where interpreters come from. %NIX_EXEC_RUNTIME_SOURCE_NIX (the
+   * default) resolves them with nix from [property@NixExec.Config:flake-ref].
+   * %NIX_EXEC_RUNTIME_SOURCE_HOST is an explicit opt-in to run stages on the
+   * host's own `python3`, `node` and `bash` from `PATH` when there is no
+   * nix: nothing is pinned then, the executor warns when it is created, and
+   * every [class@NixExec.Result] says so.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_RUNTIME_SOURCE] =
+    g_param_spec_enum ("runtime-source", NULL, NULL,
+                       NIX_EXEC_TYPE_RUNTIME_SOURCE,
+                       NIX_EXEC_RUNTIME_SOURCE_NIX,
+                       G_PARAM_READWRITE |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:lock-file:
+   *
+   * A runtime lock file to run with, as written by
+   * [method@NixExec.Executor.export_lock], or %NULL. When set, the executor
+   * runs the exact store paths the file names (fetching them by store path
+   * if they are not on this machine) and resolves any other runtime from
+   * the locked flake URL it records, so that two machines run the same
+   * runtimes. Without it, the executor keeps its own lock under
+   * [property@NixExec.Config:cache-dir].
+   *
+   * Since: 1.0
+   */
+  properties[PROP_LOCK_FILE] =
+    g_param_spec_string ("lock-file", NULL, NULL,
+                         NULL,
+                         G_PARAM_READWRITE |
+                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -707,4 +763,85 @@ nix_exec_config_set_nix_options (NixExecConfig      *self,
   g_strfreev (self->nix_options);
   self->nix_options = g_strdupv ((char **) nix_options);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_OPTIONS]);
+}
+
+/**
+ * nix_exec_config_get_runtime_source:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:runtime-source].
+ *
+ * Returns: where interpreters come from
+ *
+ * Since: 1.0
+ */
+NixExecRuntimeSource
+nix_exec_config_get_runtime_source (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NIX_EXEC_RUNTIME_SOURCE_NIX);
+
+  return self->runtime_source;
+}
+
+/**
+ * nix_exec_config_set_runtime_source:
+ * @self: a [class@NixExec.Config]
+ * @runtime_source: where interpreters come from
+ *
+ * Sets [property@NixExec.Config:runtime-source].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_runtime_source (NixExecConfig        *self,
+                                    NixExecRuntimeSource  runtime_source)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (runtime_source == NIX_EXEC_RUNTIME_SOURCE_NIX ||
+                    runtime_source == NIX_EXEC_RUNTIME_SOURCE_HOST);
+
+  if (self->runtime_source == runtime_source)
+    return;
+
+  self->runtime_source = runtime_source;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RUNTIME_SOURCE]);
+}
+
+/**
+ * nix_exec_config_get_lock_file:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:lock-file].
+ *
+ * Returns: (transfer none) (nullable) (type filename): the lock file, or
+ *   %NULL
+ *
+ * Since: 1.0
+ */
+const char *
+nix_exec_config_get_lock_file (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  return self->lock_file;
+}
+
+/**
+ * nix_exec_config_set_lock_file:
+ * @self: a [class@NixExec.Config]
+ * @lock_file: (nullable) (type filename): a lock file, or %NULL
+ *
+ * Sets [property@NixExec.Config:lock-file].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_lock_file (NixExecConfig *self,
+                               const char    *lock_file)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (lock_file == NULL || *lock_file != '\0');
+
+  if (replace_string (&self->lock_file, lock_file))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCK_FILE]);
 }

@@ -47,6 +47,22 @@ G_BEGIN_DECLS
  */
 #define NIX_EXEC_DEFAULT_FLAKE_REF "nixpkgs"
 
+/**
+ * NixExecRuntimeSource:
+ * @NIX_EXEC_RUNTIME_SOURCE_NIX: interpreters are resolved with nix from the
+ *   configured flake and pinned.
+ * @NIX_EXEC_RUNTIME_SOURCE_HOST: interpreters are the host's own, found on
+ *   `PATH`; nothing is pinned. An explicit opt-in for machines without nix.
+ *
+ * Where the executor takes its interpreters from.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  NIX_EXEC_RUNTIME_SOURCE_NIX,
+  NIX_EXEC_RUNTIME_SOURCE_HOST,
+} NixExecRuntimeSource;
+
 #define NIX_EXEC_TYPE_CONFIG (nix_exec_config_get_type ())
 
 NIX_EXEC_AVAILABLE_IN_ALL
@@ -97,5 +113,16 @@ const char * const *nix_exec_config_get_nix_options      (NixExecConfig      *se
 NIX_EXEC_AVAILABLE_IN_ALL
 void                nix_exec_config_set_nix_options      (NixExecConfig      *self,
                                                           const char * const *nix_options);
+
+NIX_EXEC_AVAILABLE_IN_ALL
+NixExecRuntimeSource nix_exec_config_get_runtime_source (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_runtime_source   (NixExecConfig      *self,
+                                                          NixExecRuntimeSource runtime_source);
+NIX_EXEC_AVAILABLE_IN_ALL
+const char         *nix_exec_config_get_lock_file        (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_lock_file        (NixExecConfig      *self,
+                                                          const char         *lock_file);
 
 G_END_DECLS

@@ -44,6 +44,10 @@ G_BEGIN_DECLS
  * @NIX_EXEC_ERROR_NIX_STORE_FULL: the disk holding the Nix store is full.
  * @NIX_EXEC_ERROR_NIX_BUILD_FAILED: the runtime's derivation failed to build.
  * @NIX_EXEC_ERROR_INVALID_EFFECTS: an effect set in JSON form is malformed.
+ * @NIX_EXEC_ERROR_INVALID_LOCK_FILE: a runtime lock file is malformed, is for
+ *   another system, or there is nothing to lock yet.
+ * @NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE: with host runtimes, the host has no
+ *   interpreter for the stage's language.
  *
  * Error codes in the %NIX_EXEC_ERROR domain. Cancellation is reported as
  * %G_IO_ERROR_CANCELLED in the %G_IO_ERROR domain.
@@ -64,6 +68,8 @@ typedef enum {
   NIX_EXEC_ERROR_NIX_STORE_FULL,
   NIX_EXEC_ERROR_NIX_BUILD_FAILED,
   NIX_EXEC_ERROR_INVALID_EFFECTS,
+  NIX_EXEC_ERROR_INVALID_LOCK_FILE,
+  NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE,
 } NixExecError;
 
 NIX_EXEC_AVAILABLE_IN_ALL

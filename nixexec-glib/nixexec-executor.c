@@ -29,13 +29,9 @@
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
 #include "nixexec-executor.h"
-#include "nixexec-nix-private.h"
+#include "nixexec-result-private.h"
+#include "nixexec-runtimes-private.h"
 #include "nixexec-wrapper-private.h"
-
-/* Enough for any `nix build --json` answer; nix's own logs beyond this are
- * only kept for the error message. */
-#define NIX_MAX_STDOUT_BYTES (1024 * 1024)
-#define NIX_MAX_STDERR_BYTES (256 * 1024)
 
 /**
  * NixExecExecutor:
@@ -90,10 +86,10 @@ struct _NixExecExecutor
   NixExecConfig *config;   /* owned private copy, immutable after construction */
   char          *nix_path; /* owned */
 
+  NixExecRuntimes *runtimes; /* owned; thread-safe on its own */
+
   GMutex         lock;     /* guards every field below */
   GHashTable    *stages;   /* id (owned) → NixExecStage (owned) */
-  char          *runtimes[NIX_EXEC_N_LANGUAGES]; /* resolved store paths, owned */
-  GPtrArray     *resolutions; /* in-flight Resolution *, borrowed */
 };
 
 enum {
@@ -148,9 +144,19 @@ nix_exec_executor_initable_init (GInitable     *initable,
 {
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (initable);
   const char *configured = nix_exec_config_get_nix_path (self->config);
+  const char *lock_file = nix_exec_config_get_lock_file (self->config);
 
-  if (self->nix_path != NULL)
+  if (self->runtimes != NULL)
     return TRUE;
+
+  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
+    {
+      /* An explicit opt-in, never a silent fallback: say so loudly. */
+      g_warning ("runtime-source is HOST: stages run on this machine's own python3, node "
+                 "and bash from PATH, not on runtimes pinned by nix");
+      self->runtimes = nix_exec_runtimes_new (NULL, self->config);
+      return TRUE;
+    }
 
   if (configured != NULL)
     {
@@ -177,6 +183,13 @@ nix_exec_executor_initable_init (GInitable     *initable,
                        nix_search_paths[0], nix_search_paths[1]);
           return FALSE;
         }
+    }
+
+  self->runtimes = nix_exec_runtimes_new (self->nix_path, self->config);
+  if (lock_file != NULL && !nix_exec_runtimes_load_lock (self->runtimes, lock_file, error))
+    {
+      g_clear_object (&self->runtimes);
+      return FALSE;
     }
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
@@ -207,11 +220,7 @@ nix_exec_executor_finalize (GObject *object)
 {
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
 
-  /* In-flight resolutions hold a reference to us, so none is left here. */
-  g_assert (self->resolutions->len == 0);
-  g_ptr_array_unref (self->resolutions);
-  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
-    g_free (self->runtimes[i]);
+  g_clear_object (&self->runtimes);
   g_free (self->nix_path);
   g_mutex_clear (&self->lock);
 
@@ -312,7 +321,6 @@ nix_exec_executor_init (NixExecExecutor *self)
 {
   g_mutex_init (&self->lock);
   self->stages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
-  self->resolutions = g_ptr_array_new ();
 }
 
 /**
@@ -644,318 +652,6 @@ lookup_stage (NixExecExecutor *self,
 }
 
 /* ------------------------------------------------------------------------ */
-/* Runtime resolution                                                       */
-/* ------------------------------------------------------------------------ */
-
-/* One `nix build` in flight, shared by every caller on the same main context
- * that needs the same runtime. The nix process is killed when the last
- * waiter goes away. */
-typedef struct
-{
-  NixExecExecutor *self;         /* owned */
-  NixExecLanguage  language;
-  GMainContext    *context;      /* owned */
-  GCancellable    *cancellable;  /* owned; kills the nix build */
-  GPtrArray       *waiters;      /* GTask *, owned */
-  char            *installable;  /* owned */
-} Resolution;
-
-typedef struct
-{
-  Resolution *resolution;        /* borrowed, NULL once answered */
-  GSource    *cancel_source;     /* owned */
-} Waiter;
-
-static void
-waiter_free (Waiter *waiter)
-{
-  if (waiter->cancel_source != NULL)
-    {
-      g_source_destroy (waiter->cancel_source);
-      g_source_unref (waiter->cancel_source);
-    }
-  g_free (waiter);
-}
-
-static void
-resolution_free (Resolution *resolution)
-{
-  g_assert (resolution->waiters->len == 0);
-  g_ptr_array_unref (resolution->waiters);
-  g_clear_object (&resolution->cancellable);
-  g_main_context_unref (resolution->context);
-  g_free (resolution->installable);
-  g_object_unref (resolution->self);
-  g_free (resolution);
-}
-
-static char *
-gcroot_path (NixExecExecutor *self,
-             NixExecLanguage  language)
-{
-  const char *flake_ref = nix_exec_config_get_flake_ref (self->config);
-  g_autofree char *digest = g_compute_checksum_for_string (G_CHECKSUM_SHA256, flake_ref, -1);
-  g_autofree char *name = NULL;
-
-  digest[16] = '\0';
-  name = g_strdup_printf ("%s-%s", nix_exec_language_runtime_attr (language), digest);
-  return g_build_filename (nix_exec_config_get_cache_dir (self->config), "gcroots", name, NULL);
-}
-
-static void
-resolution_answer (Resolution *resolution,
-                   const char *store_path,
-                   GError     *error)
-{
-  NixExecExecutor *self = resolution->self;
-  g_autoptr(GPtrArray) waiters = NULL;
-
-  g_mutex_lock (&self->lock);
-  g_ptr_array_remove (self->resolutions, resolution);
-  if (store_path != NULL)
-    {
-      g_free (self->runtimes[resolution->language]);
-      self->runtimes[resolution->language] = g_strdup (store_path);
-    }
-  g_mutex_unlock (&self->lock);
-
-  waiters = g_steal_pointer (&resolution->waiters);
-  resolution->waiters = g_ptr_array_new ();
-
-  for (guint i = 0; i < waiters->len; i++)
-    {
-      GTask *task = g_ptr_array_index (waiters, i);
-      Waiter *waiter = g_task_get_task_data (task);
-
-      waiter->resolution = NULL;
-      if (store_path != NULL)
-        g_task_return_pointer (task, g_strdup (store_path), g_free);
-      else
-        g_task_return_error (task, g_error_copy (error));
-      g_object_unref (task);
-    }
-
-  resolution_free (resolution);
-}
-
-static void
-on_nix_build_done (GObject      *object,
-                   GAsyncResult *result,
-                   gpointer      user_data)
-{
-  Resolution *resolution = user_data;
-  g_autoptr(NixExecChildResult) child = NULL;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *store_path = NULL;
-
-  child = nix_exec_child_run_finish (result, &error);
-
-  if (child == NULL)
-    {
-      if (g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ||
-          g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES))
-        {
-          g_autoptr(GError) spawn_error = g_steal_pointer (&error);
-
-          g_set_error (&error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
-                       "Could not run nix (%s): %s",
-                       resolution->self->nix_path, spawn_error->message);
-        }
-      else if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE))
-        {
-          g_clear_error (&error);
-          g_set_error (&error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
-                       "nix build “%s” printed more than %d bytes of results",
-                       resolution->installable, NIX_MAX_STDOUT_BYTES);
-        }
-    }
-  else if (!child->exited || child->exit_status != 0)
-    {
-      g_autofree char *text = g_strndup (g_bytes_get_data (child->stderr_bytes, NULL),
-                                         g_bytes_get_size (child->stderr_bytes));
-
-      if (child->exited)
-        error = nix_exec_nix_classify_failure (resolution->installable, text, child->exit_status);
-      else
-        error = g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
-                             "nix build “%s” was killed by signal %d",
-                             resolution->installable, child->term_signal);
-    }
-  else
-    {
-      gsize length;
-      const char *json = g_bytes_get_data (child->stdout_bytes, &length);
-      NixExecLanguage language = resolution->language;
-
-      store_path = nix_exec_nix_parse_build_output (json, length, &error);
-      if (store_path != NULL)
-        {
-          g_autofree char *interpreter =
-            g_build_filename (store_path, "bin", nix_exec_language_interpreter (language), NULL);
-
-          if (!g_file_test (interpreter, G_FILE_TEST_IS_EXECUTABLE))
-            {
-              g_set_error (&error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
-                           "The runtime “%s” (%s) has no bin/%s",
-                           resolution->installable, store_path,
-                           nix_exec_language_interpreter (language));
-              g_clear_pointer (&store_path, g_free);
-            }
-        }
-    }
-
-  resolution_answer (resolution, store_path, error);
-}
-
-static gboolean
-on_waiter_cancelled (GCancellable *cancellable,
-                     gpointer      user_data)
-{
-  GTask *task = user_data;
-  Waiter *waiter = g_task_get_task_data (task);
-  Resolution *resolution = waiter->resolution;
-
-  g_clear_pointer (&waiter->cancel_source, g_source_unref);
-  if (resolution == NULL)
-    return G_SOURCE_REMOVE;
-
-  if (resolution->waiters->len == 1)
-    {
-      /* Nobody else wants this runtime: kill nix. This waiter is answered
-       * once nix has been reaped, so that a sync call never returns with a
-       * nix process still to be reaped on its private main context. */
-      g_cancellable_cancel (resolution->cancellable);
-      return G_SOURCE_REMOVE;
-    }
-
-  waiter->resolution = NULL;
-  g_ptr_array_remove (resolution->waiters, task);
-  g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                           "Operation was cancelled");
-  g_object_unref (task);
-  return G_SOURCE_REMOVE;
-}
-
-/* Resolves the runtime of @language to its store path (a char *). */
-static void
-resolve_runtime_async (NixExecExecutor     *self,
-                       NixExecLanguage      language,
-                       GCancellable        *cancellable,
-                       GAsyncReadyCallback  callback,
-                       gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
-  g_autoptr(GError) error = NULL;
-  Resolution *resolution = NULL;
-  Waiter *waiter;
-  char *known;
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, resolve_runtime_async);
-  g_task_set_name (task, "[nixexec] resolve runtime");
-
-  if (g_cancellable_set_error_if_cancelled (cancellable, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-
-  g_mutex_lock (&self->lock);
-  known = g_strdup (self->runtimes[language]);
-  if (known == NULL)
-    {
-      for (guint i = 0; i < self->resolutions->len; i++)
-        {
-          Resolution *candidate = g_ptr_array_index (self->resolutions, i);
-
-          /* Only share a build running on this very context: a sync call
-           * iterating a private context must not wait on a context that
-           * nobody iterates meanwhile. */
-          if (candidate->language == language && candidate->context == context)
-            {
-              resolution = candidate;
-              break;
-            }
-        }
-    }
-  if (known == NULL && resolution == NULL)
-    {
-      resolution = g_new0 (Resolution, 1);
-      resolution->self = g_object_ref (self);
-      resolution->language = language;
-      resolution->context = g_main_context_ref (context);
-      resolution->cancellable = g_cancellable_new ();
-      resolution->waiters = g_ptr_array_new ();
-      resolution->installable = g_strdup_printf ("%s#%s",
-                                                 nix_exec_config_get_flake_ref (self->config),
-                                                 nix_exec_language_runtime_attr (language));
-      g_ptr_array_add (self->resolutions, resolution);
-      g_mutex_unlock (&self->lock);
-
-      {
-        g_autofree char *root = gcroot_path (self, language);
-        g_autofree char *root_dir = g_path_get_dirname (root);
-        g_auto(GStrv) argv = NULL;
-
-        g_mkdir_with_parents (root_dir, 0700);
-        argv = nix_exec_nix_build_argv (self->nix_path, self->config,
-                                        nix_exec_language_runtime_attr (language), root);
-        g_debug ("Resolving %s with %s", resolution->installable, self->nix_path);
-        nix_exec_child_run_async ((const char * const *) argv, NULL, NULL,
-                                  NIX_MAX_STDOUT_BYTES, NIX_MAX_STDERR_BYTES, 0,
-                                  resolution->cancellable, on_nix_build_done, resolution);
-      }
-    }
-  else
-    {
-      g_mutex_unlock (&self->lock);
-    }
-
-  if (known != NULL)
-    {
-      g_task_return_pointer (task, known, g_free);
-      return;
-    }
-
-  waiter = g_new0 (Waiter, 1);
-  waiter->resolution = resolution;
-  g_task_set_task_data (task, waiter, (GDestroyNotify) waiter_free);
-  if (cancellable != NULL)
-    {
-      waiter->cancel_source = g_cancellable_source_new (cancellable);
-      g_source_set_callback (waiter->cancel_source, G_SOURCE_FUNC (on_waiter_cancelled),
-                             task, NULL);
-      g_source_set_static_name (waiter->cancel_source, "[nixexec] resolve cancel");
-      g_source_attach (waiter->cancel_source, context);
-    }
-
-  /* The resolution owns the waiting task until it answers it. */
-  g_ptr_array_add (resolution->waiters, g_steal_pointer (&task));
-}
-
-static char *
-resolve_runtime_finish (NixExecExecutor  *self,
-                        GAsyncResult     *result,
-                        GError          **error)
-{
-  g_assert (g_task_is_valid (result, self));
-
-  return g_task_propagate_pointer (G_TASK (result), error);
-}
-
-static void
-forget_runtime (NixExecExecutor *self,
-                NixExecLanguage  language,
-                const char      *store_path)
-{
-  g_mutex_lock (&self->lock);
-  if (g_strcmp0 (self->runtimes[language], store_path) == 0)
-    g_clear_pointer (&self->runtimes[language], g_free);
-  g_mutex_unlock (&self->lock);
-}
-
-/* ------------------------------------------------------------------------ */
 /* Warmup                                                                   */
 /* ------------------------------------------------------------------------ */
 
@@ -979,11 +675,11 @@ on_warmup_resolved (GObject      *object,
 {
   g_autoptr(GTask) task = user_data;
   WarmupData *data = g_task_get_task_data (task);
-  g_autofree char *store_path = NULL;
+  g_autoptr(NixExecRuntime) runtime = NULL;
   g_autoptr(GError) error = NULL;
 
-  store_path = resolve_runtime_finish (NIX_EXEC_EXECUTOR (object), result, &error);
-  if (store_path == NULL && data->error == NULL)
+  runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
+  if (runtime == NULL && data->error == NULL)
     data->error = g_steal_pointer (&error);
 
   if (--data->pending > 0)
@@ -1058,7 +754,8 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
     {
       if (needed[i])
-        resolve_runtime_async (self, i, cancellable, on_warmup_resolved, g_object_ref (task));
+        nix_exec_runtimes_resolve_async (self->runtimes, i, NULL, cancellable,
+                                         on_warmup_resolved, g_object_ref (task));
     }
 }
 
@@ -1098,7 +795,7 @@ typedef struct
   NixExecLanguage  language;
   char            *script_path;  /* owned */
   GBytes          *input;        /* owned */
-  char            *store_path;   /* owned, once resolved */
+  NixExecRuntime  *runtime;      /* owned, once resolved */
 } ExecuteData;
 
 static void
@@ -1107,7 +804,7 @@ execute_data_free (ExecuteData *data)
   g_clear_object (&data->stage);
   g_free (data->script_path);
   g_clear_pointer (&data->input, g_bytes_unref);
-  g_free (data->store_path);
+  g_clear_pointer (&data->runtime, nix_exec_runtime_free);
   g_free (data);
 }
 
@@ -1357,10 +1054,10 @@ on_stage_done (GObject      *object,
         {
           /* The runtime vanished from the store (collected by hand, say):
            * resolve it again next time. */
-          forget_runtime (self, data->language, data->store_path);
+          nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
           g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
                                    "Could not start stage “%s” on %s: %s",
-                                   stage_id, data->store_path, error->message);
+                                   stage_id, data->runtime->interpreter, error->message);
         }
       else
         {
@@ -1371,9 +1068,17 @@ on_stage_done (GObject      *object,
 
   output = interpret_child_result (self, data, child, &error);
   if (output == NULL)
-    g_task_return_error (task, g_steal_pointer (&error));
-  else
-    g_task_return_pointer (task, output, (GDestroyNotify) json_node_unref);
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  g_task_return_pointer (task,
+                         nix_exec_result_new (stage_id, output, data->runtime, child->duration,
+                                              child->exit_status, child->stderr_bytes,
+                                              child->stderr_truncated),
+                         g_object_unref);
+  json_node_unref (output);
 }
 
 static void
@@ -1382,23 +1087,20 @@ on_runtime_resolved (GObject      *object,
                      gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
-  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+  NixExecExecutor *self = g_task_get_source_object (task);
   ExecuteData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  g_autofree char *interpreter = NULL;
   const char *argv[3];
   guint timeout_secs;
 
-  data->store_path = resolve_runtime_finish (self, result, &error);
-  if (data->store_path == NULL)
+  data->runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
+  if (data->runtime == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
 
-  interpreter = g_build_filename (data->store_path, "bin",
-                                  nix_exec_language_interpreter (data->language), NULL);
-  argv[0] = interpreter;
+  argv[0] = data->runtime->interpreter;
   argv[1] = data->script_path;
   argv[2] = NULL;
 
@@ -1410,6 +1112,11 @@ on_runtime_resolved (GObject      *object,
                             g_task_get_cancellable (task),
                             on_stage_done, g_object_ref (task));
 }
+
+static void execute_start (NixExecExecutor *self,
+                           const char      *stage_id,
+                           JsonNode        *input,
+                           GTask           *task);
 
 /**
  * nix_exec_executor_execute_async:
@@ -1444,12 +1151,7 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
                                  GAsyncReadyCallback  callback,
                                  gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  g_autoptr(NixExecStage) stage = NULL;
-  g_autoptr(GError) error = NULL;
-  ExecuteData *data;
-  char *input_text;
-  const char *code;
+  GTask *task;
 
   g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
   g_return_if_fail (stage_id != NULL);
@@ -1458,6 +1160,24 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_executor_execute_async);
   g_task_set_name (task, "[nixexec] execute");
+  execute_start (self, stage_id, input, task);
+}
+
+/* The one implementation behind every execute call: answers @task (taken)
+ * with a NixExecResult. */
+static void
+execute_start (NixExecExecutor *self,
+               const char      *stage_id,
+               JsonNode        *input,
+               GTask           *task_in)
+{
+  g_autoptr(GTask) task = task_in;
+  g_autoptr(NixExecStage) stage = NULL;
+  g_autoptr(GError) error = NULL;
+  GCancellable *cancellable;
+  ExecuteData *data;
+  char *input_text;
+  const char *code;
 
   stage = lookup_stage (self, stage_id);
   if (stage == NULL)
@@ -1499,8 +1219,9 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
   input_text = input != NULL ? json_to_string (input, FALSE) : g_strdup ("null");
   data->input = g_bytes_new_take (input_text, strlen (input_text));
 
-  resolve_runtime_async (self, data->language, cancellable,
-                         on_runtime_resolved, g_steal_pointer (&task));
+  cancellable = g_task_get_cancellable (task);
+  nix_exec_runtimes_resolve_async (self->runtimes, data->language, NULL, cancellable,
+                                   on_runtime_resolved, g_steal_pointer (&task));
 }
 
 /**
@@ -1523,8 +1244,78 @@ nix_exec_executor_execute_finish (NixExecExecutor  *self,
                                   GAsyncResult     *result,
                                   GError          **error)
 {
+  g_autoptr(NixExecResult) full = NULL;
+
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == nix_exec_executor_execute_async,
+                        NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  full = g_task_propagate_pointer (G_TASK (result), error);
+  if (full == NULL)
+    return NULL;
+  return json_node_ref (nix_exec_result_get_output (full));
+}
+
+/**
+ * nix_exec_executor_execute_full_async:
+ * @self: a #NixExecExecutor
+ * @stage_id: the id of a registered stage
+ * @input: (nullable): the input value; %NULL is the JSON value `null`
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the stage has finished
+ * @user_data: data for @callback
+ *
+ * Like [method@NixExec.Executor.execute_async], but the result carries its
+ * provenance as well as the output: the runtime store path and the locked
+ * flake URL that ran the stage, how long it ran, its exit status and what
+ * it logged. See [class@NixExec.Result].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_executor_execute_full_async (NixExecExecutor     *self,
+                                      const char          *stage_id,
+                                      JsonNode            *input,
+                                      GCancellable        *cancellable,
+                                      GAsyncReadyCallback  callback,
+                                      gpointer             user_data)
+{
+  GTask *task;
+
+  g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
+  g_return_if_fail (stage_id != NULL);
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, nix_exec_executor_execute_full_async);
+  g_task_set_name (task, "[nixexec] execute full");
+  execute_start (self, stage_id, input, task);
+}
+
+/**
+ * nix_exec_executor_execute_full_finish:
+ * @self: a #NixExecExecutor
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@NixExec.Executor.execute_full_async].
+ *
+ * Returns: (transfer full): the result, or %NULL with an error as for
+ *   [method@NixExec.Executor.execute_finish]
+ *
+ * Since: 1.0
+ */
+NixExecResult *
+nix_exec_executor_execute_full_finish (NixExecExecutor  *self,
+                                       GAsyncResult     *result,
+                                       GError          **error)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) ==
+                        nix_exec_executor_execute_full_async, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   return g_task_propagate_pointer (G_TASK (result), error);
@@ -1585,4 +1376,152 @@ nix_exec_executor_execute (NixExecExecutor  *self,
   g_main_context_pop_thread_default (context);
 
   return nix_exec_executor_execute_finish (self, result, error);
+}
+
+/**
+ * nix_exec_executor_execute_full:
+ * @self: a #NixExecExecutor
+ * @stage_id: the id of a registered stage
+ * @input: (nullable): the input value; %NULL is the JSON value `null`
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like [method@NixExec.Executor.execute], with the provenance of the
+ * result: see [method@NixExec.Executor.execute_full_async].
+ *
+ * Returns: (transfer full): the result, or %NULL with an error as for
+ *   [method@NixExec.Executor.execute]
+ *
+ * Since: 1.0
+ */
+NixExecResult *
+nix_exec_executor_execute_full (NixExecExecutor  *self,
+                                const char       *stage_id,
+                                JsonNode         *input,
+                                GCancellable     *cancellable,
+                                GError          **error)
+{
+  g_autoptr(GMainContext) context = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+  g_return_val_if_fail (stage_id != NULL, NULL);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  context = g_main_context_new ();
+  g_main_context_push_thread_default (context);
+  nix_exec_executor_execute_full_async (self, stage_id, input, cancellable, on_sync_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+
+  return nix_exec_executor_execute_full_finish (self, result, error);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pinning                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * nix_exec_executor_dup_locked_flake_url:
+ * @self: a #NixExecExecutor
+ *
+ * Gets the locked URL of the flake the executor's runtimes come from, as
+ * `nix flake metadata` reported it when the first runtime was resolved (or
+ * as a loaded lock file records it). Every runtime of the executor is
+ * built from this one URL until [method@NixExec.Executor.refresh_async].
+ *
+ * Returns: (transfer full) (nullable): the locked flake URL, or %NULL
+ *   before any runtime was resolved, and with host runtimes
+ *
+ * Since: 1.0
+ */
+char *
+nix_exec_executor_dup_locked_flake_url (NixExecExecutor *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+
+  return nix_exec_runtimes_dup_locked_url (self->runtimes);
+}
+
+/**
+ * nix_exec_executor_export_lock:
+ * @self: a #NixExecExecutor
+ * @path: (type filename): where to write the lock file
+ * @error: return location for a #GError
+ *
+ * Writes a lock file: the locked flake URL, the nix system, and the store
+ * path of every runtime resolved so far (call
+ * [method@NixExec.Executor.warmup_async] first to include every runtime the
+ * stages need). Another executor given this file as
+ * [property@NixExec.Config:lock-file] runs the same store paths.
+ *
+ * The file is JSON:
+ * `{"version": 1, "flake": "<locked URL>", "system": "x86_64-linux",
+ * "runtimes": {"python3": "/nix/store/…", …}}`. It is written atomically.
+ *
+ * Returns: %TRUE on success; %FALSE with %NIX_EXEC_ERROR_INVALID_LOCK_FILE
+ *   when nothing was resolved yet, or a %G_FILE_ERROR
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_export_lock (NixExecExecutor  *self,
+                               const char       *path,
+                               GError          **error)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return nix_exec_runtimes_write_lock (self->runtimes, path, error);
+}
+
+/**
+ * nix_exec_executor_refresh_async:
+ * @self: a #NixExecExecutor
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the runtimes are resolved again
+ * @user_data: data for @callback
+ *
+ * Forgets the locked flake URL and every resolved runtime — also the lock
+ * kept in the cache directory for later executors — and resolves the
+ * runtimes the stages need again, from what
+ * [property@NixExec.Config:flake-ref] points at now. This is how runtimes
+ * are updated: until then, the executor runs the same store paths.
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_executor_refresh_async (NixExecExecutor     *self,
+                                 GCancellable        *cancellable,
+                                 GAsyncReadyCallback  callback,
+                                 gpointer             user_data)
+{
+  g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  nix_exec_runtimes_reset (self->runtimes);
+  nix_exec_executor_warmup_async (self, cancellable, callback, user_data);
+}
+
+/**
+ * nix_exec_executor_refresh_finish:
+ * @self: a #NixExecExecutor
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@NixExec.Executor.refresh_async].
+ *
+ * Returns: %TRUE when every runtime was resolved again
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_refresh_finish (NixExecExecutor  *self,
+                                  GAsyncResult     *result,
+                                  GError          **error)
+{
+  return nix_exec_executor_warmup_finish (self, result, error);
 }

@@ -11,6 +11,7 @@
 #include "nixexec-version-macros.h"
 #include "nixexec-config.h"
 #include "nixexec-effect-set.h"
+#include "nixexec-result.h"
 #include "nixexec-stage-store.h"
 
 G_BEGIN_DECLS
@@ -83,5 +84,39 @@ NIX_EXEC_AVAILABLE_IN_ALL
 JsonNode        *nix_exec_executor_execute_finish           (NixExecExecutor      *self,
                                                              GAsyncResult         *result,
                                                              GError              **error) G_GNUC_WARN_UNUSED_RESULT;
+
+NIX_EXEC_AVAILABLE_IN_ALL
+NixExecResult   *nix_exec_executor_execute_full             (NixExecExecutor      *self,
+                                                             const char           *stage_id,
+                                                             JsonNode             *input,
+                                                             GCancellable         *cancellable,
+                                                             GError              **error) G_GNUC_WARN_UNUSED_RESULT;
+NIX_EXEC_AVAILABLE_IN_ALL
+void             nix_exec_executor_execute_full_async       (NixExecExecutor      *self,
+                                                             const char           *stage_id,
+                                                             JsonNode             *input,
+                                                             GCancellable         *cancellable,
+                                                             GAsyncReadyCallback   callback,
+                                                             gpointer              user_data);
+NIX_EXEC_AVAILABLE_IN_ALL
+NixExecResult   *nix_exec_executor_execute_full_finish      (NixExecExecutor      *self,
+                                                             GAsyncResult         *result,
+                                                             GError              **error) G_GNUC_WARN_UNUSED_RESULT;
+
+NIX_EXEC_AVAILABLE_IN_ALL
+char            *nix_exec_executor_dup_locked_flake_url     (NixExecExecutor      *self) G_GNUC_WARN_UNUSED_RESULT;
+NIX_EXEC_AVAILABLE_IN_ALL
+gboolean         nix_exec_executor_export_lock              (NixExecExecutor      *self,
+                                                             const char           *path,
+                                                             GError              **error);
+NIX_EXEC_AVAILABLE_IN_ALL
+void             nix_exec_executor_refresh_async            (NixExecExecutor      *self,
+                                                             GCancellable         *cancellable,
+                                                             GAsyncReadyCallback   callback,
+                                                             gpointer              user_data);
+NIX_EXEC_AVAILABLE_IN_ALL
+gboolean         nix_exec_executor_refresh_finish           (NixExecExecutor      *self,
+                                                             GAsyncResult         *result,
+                                                             GError              **error);
 
 G_END_DECLS

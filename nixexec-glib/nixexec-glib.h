@@ -14,5 +14,6 @@
 # include "nixexec-stage-store.h"
 # include "nixexec-memory-store.h"
 # include "nixexec-config.h"
+# include "nixexec-result.h"
 # include "nixexec-executor.h"
 #undef NIXEXEC_INSIDE

@@ -16,31 +16,21 @@
 #include "nixexec-error.h"
 #include "nixexec-nix-private.h"
 
-GStrv
-nix_exec_nix_build_argv (const char    *nix_path,
-                         NixExecConfig *config,
-                         const char    *attr,
-                         const char    *out_link)
+/* The start of every nix command line: flakes on, offline if asked, and the
+ * config's own options. */
+static GStrvBuilder *
+nix_argv_start (const char    *nix_path,
+                NixExecConfig *config)
 {
-  g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+  GStrvBuilder *argv = g_strv_builder_new ();
   const char * const *options;
-  g_autofree char *installable = NULL;
 
   g_assert (nix_path != NULL);
-  g_assert (attr != NULL);
-  g_assert (out_link != NULL);
-
-  installable = g_strdup_printf ("%s#%s", nix_exec_config_get_flake_ref (config), attr);
 
   g_strv_builder_add (argv, nix_path);
   /* Upstream nix and Debian's 2.8 ship with flakes off; turn them on for
    * this call only rather than asking users to edit nix.conf. */
   g_strv_builder_add_many (argv, "--extra-experimental-features", "nix-command flakes", NULL);
-  g_strv_builder_add (argv, "build");
-  /* Nix 2.8 has no --print-out-paths: the store path comes from --json.
-   * The out-link is the runtime's GC root, so a collection between calls
-   * cannot delete the interpreter a stage is about to run on. */
-  g_strv_builder_add_many (argv, "--json", "--out-link", out_link, NULL);
 
   if (nix_exec_config_get_offline (config))
     {
@@ -61,9 +51,83 @@ nix_exec_nix_build_argv (const char    *nix_path,
       g_strv_builder_add_many (argv, "--option", name, eq + 1, NULL);
     }
 
-  g_strv_builder_add (argv, installable);
+  return argv;
+}
+
+GStrv
+nix_exec_nix_build_argv (const char    *nix_path,
+                         NixExecConfig *config,
+                         const char    *installable,
+                         const char    *expression,
+                         const char    *out_link)
+{
+  g_autoptr(GStrvBuilder) argv = nix_argv_start (nix_path, config);
+
+  g_assert ((installable == NULL) != (expression == NULL));
+  g_assert (out_link != NULL);
+
+  /* Nix 2.8 has no --print-out-paths: the store path comes from --json.
+   * The out-link is the runtime's GC root, so a collection between calls
+   * cannot delete the interpreter a stage is about to run on. */
+  g_strv_builder_add_many (argv, "build", "--json", "--out-link", out_link, NULL);
+  if (expression != NULL)
+    {
+      /* builtins.getFlake needs --impure; the expression only names the
+       * locked flake URL, so the result is still pinned. */
+      g_strv_builder_add_many (argv, "--impure", "--expr", expression, NULL);
+    }
+  else
+    {
+      g_strv_builder_add (argv, installable);
+    }
 
   return g_strv_builder_end (argv);
+}
+
+GStrv
+nix_exec_nix_metadata_argv (const char    *nix_path,
+                            NixExecConfig *config,
+                            const char    *flake_ref)
+{
+  g_autoptr(GStrvBuilder) argv = nix_argv_start (nix_path, config);
+
+  g_strv_builder_add_many (argv, "flake", "metadata", "--json", "--no-write-lock-file",
+                           flake_ref, NULL);
+  return g_strv_builder_end (argv);
+}
+
+char *
+nix_exec_nix_parse_metadata_output (const char  *json,
+                                    gsize        length,
+                                    GError     **error)
+{
+  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(GError) local_error = NULL;
+  JsonNode *root;
+  JsonNode *url;
+
+  if (length == 0 || !json_parser_load_from_data (parser, json, length, &local_error))
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                   "nix flake metadata printed something that is not JSON%s%s",
+                   local_error != NULL ? ": " : "",
+                   local_error != NULL ? local_error->message : "");
+      return NULL;
+    }
+
+  root = json_parser_get_root (parser);
+  url = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
+        ? json_object_get_member (json_node_get_object (root), "url") : NULL;
+  if (url == NULL || !JSON_NODE_HOLDS_VALUE (url) ||
+      json_node_get_value_type (url) != G_TYPE_STRING ||
+      *json_node_get_string (url) == '\0')
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                           "nix flake metadata reported no locked URL");
+      return NULL;
+    }
+
+  return g_strdup (json_node_get_string (url));
 }
 
 char *

@@ -496,6 +496,8 @@ test_warmup_then_execute (Fixture       *fixture,
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *calls = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n_metadata = 0, n_builds = 0;
   gboolean ok;
 
   nix_exec_config_set_nix_path (config, shim);
@@ -515,19 +517,34 @@ test_warmup_then_execute (Fixture       *fixture,
   g_assert_no_error (error);
   g_assert_true (ok);
 
-  /* Every runtime the stages need was resolved, not only python's. */
+  /* The flake was locked once, then every runtime the stages need was
+   * built from the locked URL — not only python's. */
   g_assert_true (g_file_get_contents (log_path, &calls, NULL, NULL));
-  g_assert_cmpuint (count_lines (log_path), ==, 3);
+  g_assert_cmpuint (count_lines (log_path), ==, 4);
+  lines = g_strsplit (calls, "\n", -1);
+  for (guint i = 0; lines[i] != NULL && *lines[i] != '\0'; i++)
+    {
+      g_assert_nonnull (strstr (lines[i], "--extra-experimental-features nix-command flakes"));
+      if (strstr (lines[i], " flake metadata --json") != NULL)
+        {
+          n_metadata++;
+          continue;
+        }
+      g_assert_nonnull (strstr (lines[i], " build --json --out-link "));
+      g_assert_nonnull (strstr (lines[i], "narHash="));
+      n_builds++;
+    }
+  g_assert_cmpuint (n_metadata, ==, 1);
+  g_assert_cmpuint (n_builds, ==, 3);
   g_assert_nonnull (strstr (calls, "#python3"));
   g_assert_nonnull (strstr (calls, "#nodejs"));
   g_assert_nonnull (strstr (calls, "#bash"));
-  g_assert_nonnull (strstr (calls, "nix-command flakes"));
 
   /* And calls run the resolved interpreters directly: nix is not run again. */
   for (guint round = 0; round < 3; round++)
     for (guint i = 0; i < G_N_ELEMENTS (languages); i++)
       assert_stage_output (fixture, languages[i], "{\"round\":1}", "{\"round\":1}");
-  g_assert_cmpuint (count_lines (log_path), ==, 3);
+  g_assert_cmpuint (count_lines (log_path), ==, 4);
 
   /* A second warmup has nothing left to resolve. */
   g_clear_object (&result);
@@ -536,7 +553,7 @@ test_warmup_then_execute (Fixture       *fixture,
     g_main_context_iteration (NULL, TRUE);
   g_assert_true (nix_exec_executor_warmup_finish (executor, result, &error));
   g_assert_no_error (error);
-  g_assert_cmpuint (count_lines (log_path), ==, 3);
+  g_assert_cmpuint (count_lines (log_path), ==, 4);
 }
 
 static void
