@@ -44,6 +44,9 @@ G_BEGIN_DECLS
  * @NIX_EXEC_ERROR_NIX_STORE_FULL: the disk holding the Nix store is full.
  * @NIX_EXEC_ERROR_NIX_BUILD_FAILED: the runtime's derivation failed to build.
  * @NIX_EXEC_ERROR_INVALID_EFFECTS: an effect set in JSON form is malformed.
+ * @NIX_EXEC_ERROR_INVALID_STORE: a stage store file is not a valid store: not
+ *   JSON, truncated, or not in the store layout; the message names the file
+ *   and says where.
  *
  * Error codes in the %NIX_EXEC_ERROR domain. Cancellation is reported as
  * %G_IO_ERROR_CANCELLED in the %G_IO_ERROR domain.
@@ -64,6 +67,7 @@ typedef enum {
   NIX_EXEC_ERROR_NIX_STORE_FULL,
   NIX_EXEC_ERROR_NIX_BUILD_FAILED,
   NIX_EXEC_ERROR_INVALID_EFFECTS,
+  NIX_EXEC_ERROR_INVALID_STORE,
 } NixExecError;
 
 NIX_EXEC_AVAILABLE_IN_ALL
