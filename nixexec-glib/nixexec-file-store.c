@@ -392,6 +392,49 @@ check_numbers (const char  *text,
   return TRUE;
 }
 
+/* Whether @text stops inside a string or with an object or array still
+ * open, as a file cut short by a crash or a full disk does; JSON-GLib's
+ * own message for it points somewhere before the end and names a
+ * character that is not the problem. Sets the line and column of the end. */
+static gboolean
+ends_early (const char *text,
+            gsize       length,
+            guint      *out_line,
+            guint      *out_column)
+{
+  const char *end = text + length;
+  const char *line_start = text;
+  guint line = 1;
+  gint64 depth = 0;
+  gboolean in_string = FALSE;
+
+  for (const char *p = text; p < end; p++)
+    {
+      if (*p == '\n')
+        {
+          line++;
+          line_start = p + 1;
+        }
+      else if (in_string)
+        {
+          if (*p == '\\')
+            p++;
+          else if (*p == '"')
+            in_string = FALSE;
+        }
+      else if (*p == '"')
+        in_string = TRUE;
+      else if (*p == '{' || *p == '[')
+        depth++;
+      else if (*p == '}' || *p == ']')
+        depth--;
+    }
+
+  *out_line = line;
+  *out_column = (guint) (end - line_start) + 1;
+  return in_string || depth > 0;
+}
+
 /* Parses @contents, which may be NULL for a file that does not exist. On
  * error, the message has no file name yet. */
 static StoreDocument *
@@ -427,6 +470,16 @@ store_document_parse (char    *contents,
     if (!json_parser_load_from_data (parser, contents, length, &local_error))
       {
         const char *message = local_error->message;
+        guint line;
+        guint column;
+
+        if (ends_early (contents, length, &line, &column))
+          {
+            g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
+                         "%u:%u: the file ends in the middle of the JSON text; it was "
+                         "probably cut short", line, column);
+            return NULL;
+          }
 
         /* "<data>:3:14: Parse error: …"; the caller puts the file name in
          * place of "<data>". */
