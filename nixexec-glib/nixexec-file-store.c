@@ -70,11 +70,13 @@
  * saves at once. A save never leaves a partly written file behind: the new
  * contents go to a temporary file beside the store, which is flushed to disk
  * and then renamed over the store, so a reader (or a crash) sees either the
- * old file or the new one. An existing file keeps its permissions; a new
+ * old file or the new one (a crash in the middle of a save may leave the
+ * temporary file, `store.json.XXXXXX`, behind; the store never reads it).
+ * An existing file keeps its permissions; a new
  * one is created readable and writable by its owner only. If the store's
  * path is a symbolic link, the file it points to is replaced.
  *
- * Writers are serialised by an exclusive lock ([man:flock(2)]) on a file
+ * Writers are serialised by an exclusive lock (`flock(2)`) on a file
  * beside the store, named after it with `.lock` appended, which is created
  * when needed and never removed. Holding the lock, a writer reads the file
  * again, applies its one change to what it read and writes the result, so
@@ -92,15 +94,18 @@
  * A file that is not JSON, is truncated or empty, or does not follow the
  * layout fails to load with %NIX_EXEC_ERROR_INVALID_STORE, and a message
  * that names the file and says where, such as
- * `/home/me/store.json:3:14: Parse error: unexpected end of file`. The
+ * `/home/me/store.json:5:14: the file ends in the middle of the JSON text;
+ * it was probably cut short`. The
  * file is never written in that case, and a store that loaded before keeps
  * its stages. A file that does not exist is an empty store; it is created by
  * the first add.
  *
- * Numbers are read as JSON-GLib reads them, as 64-bit integers or doubles:
- * an integer beyond the 64-bit range is refused with
- * %NIX_EXEC_ERROR_INVALID_STORE rather than changed, and a fractional number
- * is written back as the shortest text that reads as the same double.
+ * Values are read as JSON-GLib reads them. What it cannot hold unchanged
+ * is refused with %NIX_EXEC_ERROR_INVALID_STORE rather than changed on the
+ * next save: an integer beyond the 64-bit range, a number beyond the range
+ * of a double, and an escaped NUL (`\u0000`) in a string. A fractional
+ * number is written back as the shortest text that reads as the same
+ * double, so `0.1` stays `0.1`.
  *
  * A store object, like any [iface@Gio.ListModel], belongs to the thread
  * that uses it; use one store per thread.
@@ -321,14 +326,14 @@ stage_from_node (JsonNode  *node,
                        NULL);
 }
 
-/* JSON-GLib wraps integers beyond 64 bits around without a word and turns
- * a double beyond range into infinity, which cannot be written back. Find
- * such numbers in text that already parsed, so that they are refused rather
- * than changed. */
+/* JSON-GLib wraps integers beyond 64 bits around without a word, turns a
+ * double beyond range into infinity, which cannot be written back, and cuts
+ * a string short at an escaped NUL. Find these in text that already parsed,
+ * so that the file is refused rather than changed on the next save. */
 static gboolean
-check_numbers (const char  *text,
-               gsize        length,
-               GError     **error)
+check_representable (const char  *text,
+                     gsize        length,
+                     GError     **error)
 {
   guint line = 1;
   const char *line_start = text;
@@ -344,11 +349,21 @@ check_numbers (const char  *text,
         }
       else if (*p == '"')
         {
+          const char *start = p;
+
           /* Strings cannot hold a raw newline, so lines stay right. */
           for (p++; p < end && *p != '"'; p++)
             {
-              if (*p == '\\')
-                p++;
+              if (*p != '\\')
+                continue;
+              if (end - p >= 6 && strncmp (p, "\\u0000", 6) == 0)
+                {
+                  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
+                               "%u:%u: a string holds a NUL character (\\u0000), which "
+                               "the store cannot keep", line, (guint) (start - line_start) + 1);
+                  return FALSE;
+                }
+              p++;
             }
           p++;
         }
@@ -506,7 +521,7 @@ store_document_parse (char    *contents,
     doc->root = json_node_ref (root);
   }
 
-  if (!check_numbers (contents, length, error))
+  if (!check_representable (contents, length, error))
     return NULL;
 
   root_object = json_node_get_object (doc->root);

@@ -470,6 +470,53 @@ test_initable_without_path (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+static void
+new_null_path (void)
+{
+  g_autoptr(NixExecFileStore) store = nix_exec_file_store_new (NULL, NULL);
+}
+
+static void
+add_empty_id (void)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("", "x", "bash", NULL);
+  g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-file-store-empty-id");
+  g_autofree char *path = g_build_filename (dir, "store.json", NULL);
+
+  store = open_store (path);
+  /* An empty id would make a file the store refuses to read back. */
+  nix_exec_file_store_add (store, stage, NULL);
+}
+
+typedef struct
+{
+  const char *name;
+  void (*func) (void);
+  const char *pattern;
+} CriticalCase;
+
+static const CriticalCase critical_cases[] = {
+  { "new-null-path", new_null_path, "*CRITICAL*path != NULL*" },
+  { "add-empty-id", add_empty_id, "*CRITICAL*nix_exec_stage_get_id (stage) != '\\0'*" },
+};
+
+static void
+test_critical (gconstpointer data)
+{
+  const CriticalCase *c = data;
+
+  if (g_test_subprocess ())
+    {
+      c->func ();
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr (c->pattern);
+}
+
 /* Saving keeps what the store does not own */
 
 static void
@@ -714,6 +761,9 @@ static const CorruptCase corrupt_cases[] = {
     ": stage “a”: signature.effects: *Teleport*" },
   { "huge-integer", "{\"stages\": [],\n \"big\": 123456789012345678901}",
     ":2:9: the integer 123456789012345678901 does not fit in 64 bits" },
+  { "nul-in-string", "{\"stages\": [{\"id\": \"a\", \"tag\": \"x\\\\u0000\\u0000\"}]}",
+    ":1:32: a string holds a NUL character (\\u0000), which the store cannot keep" },
+  { "not-utf8", "{\"stages\": [{\"id\": \"\xff\"}]}", ": *UTF-8*" },
   { "huge-double", "{\"stages\": [], \"big\": -1e999}", ":1:23: the number -1e999 is out of range" },
 };
 
@@ -1288,6 +1338,12 @@ main (int   argc,
       g_autofree char *path = g_strdup_printf ("/nixexec/file-store/corrupt/%s", corrupt_cases[i].name);
 
       g_test_add_data_func (path, &corrupt_cases[i], test_corrupt);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (critical_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/nixexec/file-store/critical/%s", critical_cases[i].name);
+
+      g_test_add_data_func (path, &critical_cases[i], test_critical);
     }
   ADD_TEST ("unreadable", test_unreadable_is_file_error);
   ADD_TEST ("items-changed", test_items_changed);
