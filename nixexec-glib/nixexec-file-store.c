@@ -72,9 +72,9 @@
  * and then renamed over the store, so a reader (or a crash) sees either the
  * old file or the new one (a crash in the middle of a save may leave the
  * temporary file, `store.json.XXXXXX`, behind; the store never reads it).
- * An existing file keeps its permissions; a new
- * one is created readable and writable by its owner only. If the store's
- * path is a symbolic link, the file it points to is replaced.
+ * An existing file keeps its permissions; a new one is created readable
+ * and writable by its owner only. If the store's path is a symbolic link,
+ * the file it points to is replaced.
  *
  * Writers are serialised by an exclusive lock (`flock(2)`) on a file
  * beside the store, named after it with `.lock` appended, which is created
@@ -93,12 +93,11 @@
  *
  * A file that is not JSON, is truncated or empty, or does not follow the
  * layout fails to load with %NIX_EXEC_ERROR_INVALID_STORE, and a message
- * that names the file and says where, such as
- * `/home/me/store.json:5:14: the file ends in the middle of the JSON text;
- * it was probably cut short`. The
- * file is never written in that case, and a store that loaded before keeps
- * its stages. A file that does not exist is an empty store; it is created by
- * the first add.
+ * that names the file and says where, such as `/home/me/store.json:5:14:
+ * the file ends in the middle of the JSON text; it was probably cut short`.
+ * The file is never written in that case, and a store that loaded before
+ * keeps its stages. A file that does not exist is an empty store; it is
+ * created by the first add.
  *
  * Values are read as JSON-GLib reads them. What it cannot hold unchanged
  * is refused with %NIX_EXEC_ERROR_INVALID_STORE rather than changed on the
@@ -1366,7 +1365,9 @@ nix_exec_file_store_reload (NixExecFileStore  *self,
  * stage with @stage's id, @stage takes its place and position: its `id`,
  * `name`, `implementation_code`, `implementation_language` and
  * `signature.effects` are set from @stage, and its other members are kept.
- * Otherwise @stage is added at the end.
+ * Otherwise @stage is added at the end, as an object with `id`, `name`,
+ * `implementation_code`, `implementation_language` and
+ * `signature.effects`.
  *
  * An empty [property@NixExec.Stage:code] or
  * [property@NixExec.Stage:language] is written as no member at all, and a
