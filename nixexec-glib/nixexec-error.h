@@ -48,6 +48,9 @@ G_BEGIN_DECLS
  *   another system, or there is nothing to lock yet.
  * @NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE: with host runtimes, the host has no
  *   interpreter for the stage's language.
+ * @NIX_EXEC_ERROR_INVALID_STORE: a stage store file is not a valid store: not
+ *   JSON, truncated, or not in the store layout; the message names the file
+ *   and says where.
  *
  * Error codes in the %NIX_EXEC_ERROR domain. Cancellation is reported as
  * %G_IO_ERROR_CANCELLED in the %G_IO_ERROR domain.
@@ -70,6 +73,7 @@ typedef enum {
   NIX_EXEC_ERROR_INVALID_EFFECTS,
   NIX_EXEC_ERROR_INVALID_LOCK_FILE,
   NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE,
+  NIX_EXEC_ERROR_INVALID_STORE,
 } NixExecError;
 
 NIX_EXEC_AVAILABLE_IN_ALL

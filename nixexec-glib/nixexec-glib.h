@@ -13,6 +13,7 @@
 # include "nixexec-stage.h"
 # include "nixexec-stage-store.h"
 # include "nixexec-memory-store.h"
+# include "nixexec-file-store.h"
 # include "nixexec-config.h"
 # include "nixexec-result.h"
 # include "nixexec-executor.h"

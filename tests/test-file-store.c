@@ -1,0 +1,1361 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * NixExecFileStore: the reference's store.json layout, unknown fields kept,
+ * corrupt files refused and left alone, atomic saves, writers in threads
+ * and processes serialised, items-changed, and an executor built from a
+ * file store (real nix).
+ *
+ * Run as `test-file-store --writer PATH PREFIX COUNT`, the binary is one of
+ * the concurrent writers of the process test instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "nixexec-test-util.h"
+
+/* A store as the reference writes it (serde_json's pretty printer), with
+ * members the file store does not know at every level. */
+static const char reference_store[] =
+  "{\n"
+  "  \"version\": 3,\n"
+  "  \"meta\": {\n"
+  "    \"created\": \"2024-01-01\",\n"
+  "    \"nested\": {\n"
+  "      \"values\": [\n"
+  "        1,\n"
+  "        2.5,\n"
+  "        0.1,\n"
+  "        true,\n"
+  "        null,\n"
+  "        \"na\xc3\xafve \xe2\x9c\x93 \\\"q\\\" \\\\ ctl\\u001f\"\n"
+  "      ],\n"
+  "      \"empty_object\": {},\n"
+  "      \"empty_array\": []\n"
+  "    }\n"
+  "  },\n"
+  "  \"stages\": [\n"
+  "    {\n"
+  "      \"id\": \"s-double\",\n"
+  "      \"signature\": {\n"
+  "        \"input\": {\n"
+  "          \"Record\": [\n"
+  "            [\n"
+  "              \"x\",\n"
+  "              \"Number\"\n"
+  "            ]\n"
+  "          ]\n"
+  "        },\n"
+  "        \"output\": \"Number\",\n"
+  "        \"effects\": {\n"
+  "          \"effects\": [\n"
+  "            {\n"
+  "              \"effect\": \"Pure\"\n"
+  "            }\n"
+  "          ]\n"
+  "        },\n"
+  "        \"implementation_hash\": \"abc123\"\n"
+  "      },\n"
+  "      \"lifecycle\": \"Active\",\n"
+  "      \"implementation_code\": \"def execute(x):\\n    return 2 * x\\n\",\n"
+  "      \"implementation_language\": \"python\",\n"
+  "      \"name\": \"double\",\n"
+  "      \"tags\": [\n"
+  "        \"math\",\n"
+  "        \"demo\"\n"
+  "      ],\n"
+  "      \"examples\": [\n"
+  "        {\n"
+  "          \"input\": 1,\n"
+  "          \"output\": 2\n"
+  "        }\n"
+  "      ],\n"
+  "      \"created_at\": 1700000000123456789\n"
+  "    },\n"
+  "    {\n"
+  "      \"id\": \"s-doc\",\n"
+  "      \"name\": \"a description, no code\",\n"
+  "      \"signature\": {\n"
+  "        \"input\": \"Text\",\n"
+  "        \"output\": \"Text\"\n"
+  "      },\n"
+  "      \"lifecycle\": {\n"
+  "        \"Deprecated\": {\n"
+  "          \"successor_id\": \"s-double\"\n"
+  "        }\n"
+  "      }\n"
+  "    },\n"
+  "    {\n"
+  "      \"id\": \"s-net\",\n"
+  "      \"implementation_code\": \"execute() { echo 1; }\",\n"
+  "      \"implementation_language\": \"bash\",\n"
+  "      \"signature\": {\n"
+  "        \"effects\": {\n"
+  "          \"effects\": [\n"
+  "            {\n"
+  "              \"effect\": \"Network\"\n"
+  "            },\n"
+  "            {\n"
+  "              \"effect\": \"FsRead\",\n"
+  "              \"path\": \"/data\"\n"
+  "            },\n"
+  "            {\n"
+  "              \"effect\": \"Cost\",\n"
+  "              \"cents\": 5\n"
+  "            }\n"
+  "          ]\n"
+  "        }\n"
+  "      },\n"
+  "      \"lifecycle\": \"Draft\",\n"
+  "      \"score\": -0.0\n"
+  "    }\n"
+  "  ],\n"
+  "  \"trailer\": {\n"
+  "    \"checksum\": null\n"
+  "  }\n"
+  "}";
+
+/* Helpers */
+
+static void
+write_file (const char *path,
+            const char *contents)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, contents, -1, &error);
+  g_assert_no_error (error);
+}
+
+static char *
+read_file (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+static JsonNode *
+read_json (const char *path)
+{
+  g_autofree char *contents = read_file (path);
+
+  return nix_exec_test_json (contents);
+}
+
+static NixExecFileStore *
+open_store (const char *path)
+{
+  g_autoptr(GError) error = NULL;
+  NixExecFileStore *store = nix_exec_file_store_new (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (store);
+  return store;
+}
+
+static void
+add_stage (NixExecFileStore *store,
+           NixExecStage     *stage)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = nix_exec_file_store_add (store, stage, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+static void
+remove_stage (NixExecFileStore *store,
+              const char       *stage_id)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok = nix_exec_file_store_remove (store, stage_id, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+static void
+assert_ids (GListModel  *model,
+            const char **ids)
+{
+  guint n = g_strv_length ((char **) ids);
+
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, n);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(NixExecStage) stage = g_list_model_get_item (model, i);
+
+      g_assert_nonnull (stage);
+      g_assert_cmpstr (nix_exec_stage_get_id (stage), ==, ids[i]);
+    }
+  g_assert_null (g_list_model_get_item (model, n));
+}
+
+/* The member names of @object, in order, joined by commas. */
+static char *
+member_names (JsonObject *object)
+{
+  g_autoptr(GList) members = json_object_get_members (object);
+  g_autoptr(GString) names = g_string_new (NULL);
+
+  for (const GList *l = members; l != NULL; l = l->next)
+    {
+      if (names->len > 0)
+        g_string_append_c (names, ',');
+      g_string_append (names, l->data);
+    }
+  return g_string_free (g_steal_pointer (&names), FALSE);
+}
+
+static JsonObject *
+stage_object (JsonNode   *root,
+              const char *stage_id)
+{
+  JsonArray *stages = json_object_get_array_member (json_node_get_object (root), "stages");
+
+  for (guint i = 0; i < json_array_get_length (stages); i++)
+    {
+      JsonObject *object = json_array_get_object_element (stages, i);
+
+      if (g_str_equal (json_object_get_string_member (object, "id"), stage_id))
+        return object;
+    }
+  g_assert_not_reached ();
+  return NULL;
+}
+
+static void
+assert_member_equal (JsonObject *expected,
+                     JsonObject *got,
+                     const char *member)
+{
+  JsonNode *a = json_object_get_member (expected, member);
+  JsonNode *b = json_object_get_member (got, member);
+
+  g_assert_nonnull (a);
+  g_assert_nonnull (b);
+  if (!json_node_equal (a, b))
+    {
+      g_autofree char *a_text = nix_exec_test_to_json (a);
+      g_autofree char *b_text = nix_exec_test_to_json (b);
+
+      g_assert_cmpstr (a_text, ==, b_text);
+    }
+}
+
+/* The names in @dir other than those in @allowed, comma-joined. */
+static char *
+unexpected_files (const char  *dir,
+                  const char **allowed)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GDir) d = g_dir_open (dir, 0, &error);
+  g_autoptr(GString) extra = g_string_new (NULL);
+  const char *name;
+
+  g_assert_no_error (error);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      if (!g_strv_contains (allowed, name))
+        g_string_append_printf (extra, "%s%s", extra->len > 0 ? "," : "", name);
+    }
+  return g_string_free (g_steal_pointer (&extra), FALSE);
+}
+
+/* Fixture: a private directory with a store path in it, and a recorder of
+ * what a store tells its observers. */
+
+typedef struct
+{
+  guint position;
+  guint removed;
+  guint added;
+  guint n_items;  /* what the model said while the signal ran */
+} Change;
+
+typedef struct
+{
+  char   *dir;
+  char   *path;
+  GArray *changes;  /* of Change */
+  guint   n_items_notified;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  data)
+{
+  fixture->dir = nix_exec_test_make_tmpdir ("nixexec-file-store");
+  fixture->path = g_build_filename (fixture->dir, "store.json", NULL);
+  fixture->changes = g_array_new (FALSE, TRUE, sizeof (Change));
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  nix_exec_test_rm_rf (fixture->dir);
+  g_clear_pointer (&fixture->dir, g_free);
+  g_clear_pointer (&fixture->path, g_free);
+  g_clear_pointer (&fixture->changes, g_array_unref);
+}
+
+static void
+record_items_changed (GListModel *model,
+                      guint       position,
+                      guint       removed,
+                      guint       added,
+                      gpointer    user_data)
+{
+  Fixture *fixture = user_data;
+  Change change = { position, removed, added, g_list_model_get_n_items (model) };
+
+  g_array_append_val (fixture->changes, change);
+}
+
+static void
+count_notify (GObject    *object,
+              GParamSpec *pspec,
+              gpointer    user_data)
+{
+  Fixture *fixture = user_data;
+
+  fixture->n_items_notified++;
+}
+
+static void
+watch (Fixture          *fixture,
+       NixExecFileStore *store)
+{
+  g_signal_connect (store, "items-changed", G_CALLBACK (record_items_changed), fixture);
+  g_signal_connect (store, "notify::n-items", G_CALLBACK (count_notify), fixture);
+}
+
+static void
+assert_changes (Fixture      *fixture,
+                const Change *expected,
+                guint         n_expected)
+{
+  g_assert_cmpuint (fixture->changes->len, ==, n_expected);
+  for (guint i = 0; i < n_expected; i++)
+    {
+      const Change *got = &g_array_index (fixture->changes, Change, i);
+
+      g_assert_cmpuint (got->position, ==, expected[i].position);
+      g_assert_cmpuint (got->removed, ==, expected[i].removed);
+      g_assert_cmpuint (got->added, ==, expected[i].added);
+      g_assert_cmpuint (got->n_items, ==, expected[i].n_items);
+    }
+  g_array_set_size (fixture->changes, 0);
+}
+
+/* Loading */
+
+static void
+test_load_reference (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) doubler = NULL;
+  g_autoptr(NixExecStage) doc = NULL;
+  g_autoptr(NixExecStage) net = NULL;
+  g_autoptr(NixExecEffectSet) pure = nix_exec_effect_set_new_pure ();
+  g_autoptr(NixExecEffectSet) unknown = nix_exec_effect_set_new_unknown ();
+  g_autoptr(NixExecEffectSet) net_effects = NULL;
+  g_autoptr(GPtrArray) stages = NULL;
+  g_autofree char *path_property = NULL;
+  const char *ids[] = { "s-double", "s-doc", "s-net", NULL };
+  guint n_items = 0;
+
+  write_file (fixture->path, reference_store);
+  store = open_store (fixture->path);
+
+  g_assert_true (NIX_EXEC_IS_STAGE_STORE (store));
+  g_assert_true (g_list_model_get_item_type (G_LIST_MODEL (store)) == NIX_EXEC_TYPE_STAGE);
+  assert_ids (G_LIST_MODEL (store), ids);
+  g_object_get (store, "n-items", &n_items, "path", &path_property, NULL);
+  g_assert_cmpuint (n_items, ==, 3);
+  g_assert_cmpstr (path_property, ==, fixture->path);
+  g_assert_cmpstr (nix_exec_file_store_get_path (store), ==, fixture->path);
+
+  doubler = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), "s-double");
+  g_assert_cmpstr (nix_exec_stage_get_name (doubler), ==, "double");
+  g_assert_cmpstr (nix_exec_stage_get_code (doubler), ==, "def execute(x):\n    return 2 * x\n");
+  g_assert_cmpstr (nix_exec_stage_get_language (doubler), ==, "python");
+  g_assert_true (nix_exec_effect_set_equal (nix_exec_stage_get_effects (doubler), pure));
+
+  /* No code, no language, no effects: listed, with empty code and language
+   * and unknown effects. */
+  doc = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), "s-doc");
+  g_assert_cmpstr (nix_exec_stage_get_name (doc), ==, "a description, no code");
+  g_assert_cmpstr (nix_exec_stage_get_code (doc), ==, "");
+  g_assert_cmpstr (nix_exec_stage_get_language (doc), ==, "");
+  g_assert_true (nix_exec_effect_set_equal (nix_exec_stage_get_effects (doc), unknown));
+
+  net = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), "s-net");
+  g_assert_null (nix_exec_stage_get_name (net));
+  net_effects = nix_exec_effect_set_new_from_string (
+    "{\"effects\":[{\"effect\":\"Network\"},{\"effect\":\"FsRead\",\"path\":\"/data\"},"
+    "{\"effect\":\"Cost\",\"cents\":5}]}", NULL);
+  g_assert_true (nix_exec_effect_set_equal (nix_exec_stage_get_effects (net), net_effects));
+
+  g_assert_null (nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), "missing"));
+  stages = nix_exec_stage_store_list_stages (NIX_EXEC_STAGE_STORE (store));
+  g_assert_cmpuint (stages->len, ==, 3);
+  g_assert_true (g_ptr_array_index (stages, 0) == doubler);
+}
+
+static void
+test_missing_file (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = open_store (fixture->path);
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+  const char *none[] = { NULL };
+  const char *one[] = { "a", NULL };
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
+  g_autofree char *extra = NULL;
+  struct stat st;
+
+  assert_ids (G_LIST_MODEL (store), none);
+  /* Opening does not create anything. */
+  g_assert_false (g_file_test (fixture->path, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (fixture->dir, G_FILE_TEST_IS_DIR));
+
+  add_stage (store, stage);
+  assert_ids (G_LIST_MODEL (store), one);
+  g_assert_cmpint (g_stat (fixture->path, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
+
+  extra = unexpected_files (fixture->dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
+}
+
+static void
+test_relative_path (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+
+  g_assert_cmpint (g_chdir (fixture->dir), ==, 0);
+  store = open_store ("store.json");
+  g_assert_cmpint (g_chdir (cwd), ==, 0);
+
+  /* Made absolute when opened: a later chdir does not move the store. */
+  g_assert_cmpstr (nix_exec_file_store_get_path (store), ==, fixture->path);
+  add_stage (store, stage);
+  g_assert_true (g_file_test (fixture->path, G_FILE_TEST_IS_REGULAR));
+}
+
+static void
+test_initable_without_path (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NixExecFileStore) store = NULL;
+
+  store = g_initable_new (NIX_EXEC_TYPE_FILE_STORE, NULL, &error, NULL);
+  g_assert_null (store);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+static void
+new_null_path (void)
+{
+  g_autoptr(NixExecFileStore) store = nix_exec_file_store_new (NULL, NULL);
+}
+
+static void
+add_empty_id (void)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("", "x", "bash", NULL);
+  g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-file-store-empty-id");
+  g_autofree char *path = g_build_filename (dir, "store.json", NULL);
+
+  store = open_store (path);
+  /* An empty id would make a file the store refuses to read back. */
+  nix_exec_file_store_add (store, stage, NULL);
+}
+
+typedef struct
+{
+  const char *name;
+  void (*func) (void);
+  const char *pattern;
+} CriticalCase;
+
+static const CriticalCase critical_cases[] = {
+  { "new-null-path", new_null_path, "*CRITICAL*path != NULL*" },
+  { "add-empty-id", add_empty_id, "*CRITICAL*nix_exec_stage_get_id (stage) != '\\0'*" },
+};
+
+static void
+test_critical (gconstpointer data)
+{
+  const CriticalCase *c = data;
+
+  if (g_test_subprocess ())
+    {
+      c->func ();
+      return;
+    }
+
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr (c->pattern);
+}
+
+/* Saving keeps what the store does not own */
+
+static void
+test_round_trip (Fixture       *fixture,
+                 gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecFileStore) again = NULL;
+  g_autoptr(NixExecEffectSet) network = nix_exec_effect_set_new ();
+  g_autoptr(NixExecStage) added = NULL;
+  g_autoptr(NixExecStage) doubler = NULL;
+  g_autoptr(JsonNode) before = nix_exec_test_json (reference_store);
+  g_autoptr(JsonNode) after = NULL;
+  g_autofree char *text = NULL;
+  g_autofree char *before_names = NULL;
+  g_autofree char *after_names = NULL;
+  JsonObject *before_root = json_node_get_object (before);
+  JsonObject *after_root;
+  JsonObject *before_double;
+  JsonObject *after_double;
+  JsonObject *before_signature;
+  JsonObject *after_signature;
+  JsonObject *added_object;
+  const char *ids[] = { "s-double", "s-doc", "s-new", NULL };
+  const char *top_level[] = { "version", "meta", "trailer" };
+  const char *double_unknown[] = { "lifecycle", "tags", "examples", "created_at" };
+
+  write_file (fixture->path, reference_store);
+  store = open_store (fixture->path);
+
+  nix_exec_effect_set_add (network, NIX_EXEC_EFFECT_KIND_NETWORK);
+  added = nix_exec_stage_new ("s-new", "console.log", "javascript", network);
+  nix_exec_stage_set_name (added, "new one");
+  add_stage (store, added);
+  remove_stage (store, "s-net");
+
+  /* Replace s-double with new code, a new name and other effects. */
+  doubler = nix_exec_stage_new ("s-double", "def execute(x):\n    return x + x\n", "python3",
+                                network);
+  nix_exec_stage_set_name (doubler, "twice");
+  add_stage (store, doubler);
+
+  again = open_store (fixture->path);
+  assert_ids (G_LIST_MODEL (again), ids);
+  assert_ids (G_LIST_MODEL (store), ids);
+
+  text = read_file (fixture->path);
+  after = nix_exec_test_json (text);
+  after_root = json_node_get_object (after);
+
+  /* Top level: unknown members equal, and in their order. */
+  for (guint i = 0; i < G_N_ELEMENTS (top_level); i++)
+    assert_member_equal (before_root, after_root, top_level[i]);
+  after_names = member_names (after_root);
+  g_assert_cmpstr (after_names, ==, "version,meta,stages,trailer");
+  /* Fractions are written back as they were, not as 0.10000000000000001. */
+  g_assert_nonnull (strstr (text, "        0.1,\n"));
+  g_assert_nonnull (strstr (text, "1700000000123456789"));
+  g_assert_nonnull (strstr (text, "\"na\xc3\xafve \xe2\x9c\x93 \\\"q\\\" \\\\ ctl\\u001f\""));
+
+  /* The replaced stage: owned members updated in place, the rest kept. */
+  before_double = stage_object (before, "s-double");
+  after_double = stage_object (after, "s-double");
+  for (guint i = 0; i < G_N_ELEMENTS (double_unknown); i++)
+    assert_member_equal (before_double, after_double, double_unknown[i]);
+  g_free (before_names);
+  before_names = member_names (before_double);
+  g_free (after_names);
+  after_names = member_names (after_double);
+  g_assert_cmpstr (after_names, ==, before_names);
+  g_assert_cmpstr (json_object_get_string_member (after_double, "name"), ==, "twice");
+  g_assert_cmpstr (json_object_get_string_member (after_double, "implementation_code"), ==,
+                   "def execute(x):\n    return x + x\n");
+  g_assert_cmpstr (json_object_get_string_member (after_double, "implementation_language"), ==,
+                   "python3");
+
+  before_signature = json_object_get_object_member (before_double, "signature");
+  after_signature = json_object_get_object_member (after_double, "signature");
+  assert_member_equal (before_signature, after_signature, "input");
+  assert_member_equal (before_signature, after_signature, "output");
+  assert_member_equal (before_signature, after_signature, "implementation_hash");
+  g_free (before_names);
+  before_names = member_names (before_signature);
+  g_free (after_names);
+  after_names = member_names (after_signature);
+  g_assert_cmpstr (after_names, ==, before_names);
+  {
+    g_autoptr(JsonNode) expected = nix_exec_effect_set_to_json (network);
+
+    g_assert_true (json_node_equal (json_object_get_member (after_signature, "effects"), expected));
+  }
+
+  /* The stage nobody touched is exactly as it was. */
+  g_assert_true (json_node_equal (json_array_get_element (json_object_get_array_member (before_root, "stages"), 1),
+                                  json_array_get_element (json_object_get_array_member (after_root, "stages"), 1)));
+  g_free (before_names);
+  before_names = member_names (stage_object (before, "s-doc"));
+  g_free (after_names);
+  after_names = member_names (stage_object (after, "s-doc"));
+  g_assert_cmpstr (after_names, ==, before_names);
+
+  /* A new stage gets the members the store owns. */
+  added_object = stage_object (after, "s-new");
+  g_free (after_names);
+  after_names = member_names (added_object);
+  g_assert_cmpstr (after_names, ==, "id,name,implementation_code,implementation_language,signature");
+}
+
+/* Adding and removing a stage gives back the reference's own bytes: the
+ * store writes the reference's format, and nothing else moves. */
+static void
+test_byte_identical (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) temporary = nix_exec_stage_new ("tmp", "x", "bash", NULL);
+  g_autoptr(NixExecStage) doc = NULL;
+  g_autofree char *text = NULL;
+
+  write_file (fixture->path, reference_store);
+  store = open_store (fixture->path);
+
+  add_stage (store, temporary);
+  remove_stage (store, "tmp");
+  text = read_file (fixture->path);
+  g_assert_cmpstr (text, ==, reference_store);
+
+  /* Re-adding a stage as it is read changes nothing either, not even the
+   * members a stage without code or effects lacks. */
+  doc = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), "s-doc");
+  add_stage (store, doc);
+  g_free (text);
+  text = read_file (fixture->path);
+  g_assert_cmpstr (text, ==, reference_store);
+}
+
+/* A save that would not change the file does not write it. */
+static void
+test_unchanged_not_written (Fixture       *fixture,
+                            gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) net = NULL;
+  struct stat before;
+  struct stat after;
+
+  write_file (fixture->path, reference_store);
+  store = open_store (fixture->path);
+  g_assert_cmpint (g_stat (fixture->path, &before), ==, 0);
+
+  net = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), "s-net");
+  add_stage (store, net);
+
+  g_assert_cmpint (g_stat (fixture->path, &after), ==, 0);
+  g_assert_cmpuint (before.st_ino, ==, after.st_ino);
+}
+
+static void
+test_format (Fixture       *fixture,
+             gconstpointer  data)
+{
+  static const char expected[] =
+    "{\n"
+    "  \"stages\": [\n"
+    "    {\n"
+    "      \"id\": \"a\",\n"
+    "      \"name\": \"Alpha\",\n"
+    "      \"implementation_code\": \"def execute(x):\\n    return \\\"\\t\\\"\\n\",\n"
+    "      \"implementation_language\": \"python\",\n"
+    "      \"signature\": {\n"
+    "        \"effects\": {\n"
+    "          \"effects\": [\n"
+    "            {\n"
+    "              \"effect\": \"Cost\",\n"
+    "              \"cents\": 5\n"
+    "            }\n"
+    "          ]\n"
+    "        }\n"
+    "      }\n"
+    "    },\n"
+    "    {\n"
+    "      \"id\": \"b\",\n"
+    "      \"signature\": {\n"
+    "        \"effects\": {\n"
+    "          \"effects\": []\n"
+    "        }\n"
+    "      }\n"
+    "    }\n"
+    "  ]\n"
+    "}";
+  g_autoptr(NixExecFileStore) store = open_store (fixture->path);
+  g_autoptr(NixExecEffectSet) cost = nix_exec_effect_set_new ();
+  g_autoptr(NixExecEffectSet) none = nix_exec_effect_set_new ();
+  g_autoptr(NixExecStage) a = NULL;
+  g_autoptr(NixExecStage) b = NULL;
+  g_autofree char *text = NULL;
+
+  nix_exec_effect_set_add_cost (cost, 5);
+  a = nix_exec_stage_new ("a", "def execute(x):\n    return \"\t\"\n", "python", cost);
+  nix_exec_stage_set_name (a, "Alpha");
+  /* No code and no language: no such members. */
+  b = nix_exec_stage_new ("b", "", "", none);
+  add_stage (store, a);
+  add_stage (store, b);
+
+  text = read_file (fixture->path);
+  g_assert_cmpstr (text, ==, expected);
+}
+
+/* Corrupt files */
+
+typedef struct
+{
+  const char *name;
+  const char *contents;
+  const char *message;  /* a pattern the message matches, after the path */
+} CorruptCase;
+
+static const CorruptCase corrupt_cases[] = {
+  { "not-json", "{\"stages\": [ nope ]}", ":1:*: Parse error: *" },
+  { "truncated", "{\n  \"stages\": [\n    {\n      \"id\": \"a\",\n      \"implem",
+    ":5:14: the file ends in the middle of the JSON text; it was probably cut short" },
+  { "truncated-after-value", "{\"stages\": [{\"id\": \"a\"}", ":1:24: the file ends in the middle*" },
+  { "truncated-after-escape", "{\"stages\": [{\"id\": \"a\\", ":1:23: the file ends in the middle*" },
+  { "too-many-closing", "{\"stages\": []}}", ":1:*: Parse error: *" },
+  { "empty", "", ": the file is empty" },
+  { "blank", "  \n", ": the file is empty" },
+  { "not-an-object", "[{\"id\": \"a\"}]", ": the file holds an array*" },
+  { "no-stages", "{\"version\": 3}", ": there is no “stages” array" },
+  { "stages-not-array", "{\"stages\": {\"a\": {}}}", ": “stages” is an object, expected an array" },
+  { "stage-not-object", "{\"stages\": [\"a\"]}", ": stages[0] is a string*" },
+  { "stage-without-id", "{\"stages\": [{\"id\": \"a\"}, {\"name\": \"b\"}]}", ": stages[1] has no “id”" },
+  { "id-not-string", "{\"stages\": [{\"id\": 7}]}", ": stages[0]: “id” is a number*" },
+  { "id-empty", "{\"stages\": [{\"id\": \"\"}]}", ": stages[0]: “id” is empty*" },
+  { "duplicate-id", "{\"stages\": [{\"id\": \"a\"}, {\"id\": \"b\"}, {\"id\": \"a\"}]}",
+    ": stages[0] and stages[2] have the same id “a”" },
+  { "code-not-string", "{\"stages\": [{\"id\": \"a\", \"implementation_code\": 1}]}",
+    ": stage “a”: “implementation_code” is a number, expected a string" },
+  { "signature-not-object", "{\"stages\": [{\"id\": \"a\", \"signature\": []}]}",
+    ": stage “a”: “signature” is an array*" },
+  { "bad-effects", "{\"stages\": [{\"id\": \"a\", \"signature\": {\"effects\": {\"effects\": [{\"effect\": \"Teleport\"}]}}}]}",
+    ": stage “a”: signature.effects: *Teleport*" },
+  { "huge-integer", "{\"stages\": [],\n \"big\": 123456789012345678901}",
+    ":2:9: the integer 123456789012345678901 does not fit in 64 bits" },
+  { "nul-in-string", "{\"stages\": [{\"id\": \"a\", \"tag\": \"x\\\\u0000\\u0000\"}]}",
+    ":1:32: a string holds a NUL character (\\u0000), which the store cannot keep" },
+  { "not-utf8", "{\"stages\": [{\"id\": \"\xff\"}]}", ": *UTF-8*" },
+  { "huge-double", "{\"stages\": [], \"big\": -1e999}", ":1:23: the number -1e999 is out of range" },
+};
+
+static void
+assert_invalid_store (GError     *error,
+                      const char *path,
+                      const char *pattern)
+{
+  g_autofree char *expected = g_strconcat (path, pattern, NULL);
+
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE);
+  if (!g_pattern_match_simple (expected, error->message))
+    g_error ("message “%s” does not match “%s”", error->message, expected);
+}
+
+static void
+count_items_changed (GListModel *model,
+                     guint       position,
+                     guint       removed,
+                     guint       added,
+                     gpointer    user_data)
+{
+  guint *count = user_data;
+
+  (*count)++;
+}
+
+static void
+test_corrupt (gconstpointer data)
+{
+  const CorruptCase *c = data;
+  g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-file-store-corrupt");
+  g_autofree char *path = g_build_filename (dir, "store.json", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecFileStore) good = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("z", "x", "bash", NULL);
+  g_autofree char *text = NULL;
+  const char *ids[] = { "s-double", "s-doc", "s-net", NULL };
+  guint n_changes = 0;
+
+  write_file (path, c->contents);
+
+  store = nix_exec_file_store_new (path, &error);
+  g_assert_null (store);
+  assert_invalid_store (error, path, c->message);
+  g_test_message ("%s", error->message);
+  g_clear_error (&error);
+  text = read_file (path);
+  g_assert_cmpstr (text, ==, c->contents);
+
+  /* A store that loaded before, when the file goes bad under it: adding,
+   * removing and reloading fail, and neither the file nor the store's
+   * stages change. */
+  write_file (path, reference_store);
+  good = open_store (path);
+  g_signal_connect (good, "items-changed", G_CALLBACK (count_items_changed), &n_changes);
+  write_file (path, c->contents);
+
+  g_assert_false (nix_exec_file_store_add (good, stage, &error));
+  assert_invalid_store (error, path, c->message);
+  g_clear_error (&error);
+  g_assert_false (nix_exec_file_store_remove (good, "s-doc", &error));
+  assert_invalid_store (error, path, c->message);
+  g_clear_error (&error);
+  g_assert_false (nix_exec_file_store_reload (good, &error));
+  assert_invalid_store (error, path, c->message);
+  g_clear_error (&error);
+
+  g_free (text);
+  text = read_file (path);
+  g_assert_cmpstr (text, ==, c->contents);
+  assert_ids (G_LIST_MODEL (good), ids);
+  g_assert_cmpuint (n_changes, ==, 0);
+
+  nix_exec_test_rm_rf (dir);
+}
+
+static void
+test_unreadable_is_file_error (Fixture       *fixture,
+                               gconstpointer  data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NixExecFileStore) store = NULL;
+
+  /* A directory where the file should be. */
+  g_assert_cmpint (g_mkdir (fixture->path, 0700), ==, 0);
+  store = nix_exec_file_store_new (fixture->path, &error);
+  g_assert_null (store);
+  g_assert_true (error->domain == G_FILE_ERROR);
+}
+
+/* items-changed */
+
+static void
+test_items_changed (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  static const Change add_a[] = { { 0, 0, 1, 1 } };
+  static const Change add_b[] = { { 1, 0, 1, 2 } };
+  static const Change add_c[] = { { 2, 0, 1, 3 } };
+  static const Change replace_b[] = { { 1, 1, 1, 3 } };
+  static const Change remove_a[] = { { 0, 1, 0, 2 } };
+  static const Change remove_c[] = { { 1, 1, 0, 1 } };
+  g_autoptr(NixExecFileStore) store = open_store (fixture->path);
+  g_autoptr(NixExecStage) a = nix_exec_stage_new ("a", "1", "bash", NULL);
+  g_autoptr(NixExecStage) b = nix_exec_stage_new ("b", "2", "bash", NULL);
+  g_autoptr(NixExecStage) c = nix_exec_stage_new ("c", "3", "bash", NULL);
+  g_autoptr(NixExecStage) b2 = nix_exec_stage_new ("b", "22", "bash", NULL);
+  g_autoptr(NixExecStage) item = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *after_remove[] = { "b", NULL };
+
+  watch (fixture, store);
+
+  add_stage (store, a);
+  assert_changes (fixture, add_a, 1);
+  add_stage (store, b);
+  assert_changes (fixture, add_b, 1);
+  add_stage (store, c);
+  assert_changes (fixture, add_c, 1);
+  g_assert_cmpuint (fixture->n_items_notified, ==, 3);
+
+  /* The items are the very stages added. */
+  item = g_list_model_get_item (G_LIST_MODEL (store), 0);
+  g_assert_true (item == a);
+
+  add_stage (store, b2);
+  assert_changes (fixture, replace_b, 1);
+  g_assert_cmpuint (fixture->n_items_notified, ==, 3);
+
+  /* Adding the stage that is already there changes nothing. */
+  add_stage (store, b2);
+  assert_changes (fixture, NULL, 0);
+
+  remove_stage (store, "a");
+  assert_changes (fixture, remove_a, 1);
+  remove_stage (store, "c");
+  assert_changes (fixture, remove_c, 1);
+  g_assert_cmpuint (fixture->n_items_notified, ==, 5);
+
+  g_assert_false (nix_exec_file_store_remove (store, "a", &error));
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_NOT_FOUND);
+  assert_changes (fixture, NULL, 0);
+  assert_ids (G_LIST_MODEL (store), after_remove);
+  g_clear_error (&error);
+
+  /* Reloading an unchanged file changes nothing, and keeps the objects. */
+  g_clear_object (&item);
+  g_assert_true (nix_exec_file_store_reload (store, &error));
+  g_assert_no_error (error);
+  assert_changes (fixture, NULL, 0);
+  item = g_list_model_get_item (G_LIST_MODEL (store), 0);
+  g_assert_true (item == b2);
+}
+
+/* What other writers did shows up on the next add, remove or reload, as
+ * one change covering it all. */
+static void
+test_other_writers (Fixture       *fixture,
+                    gconstpointer  data)
+{
+  static const Change add_y[] = { { 1, 0, 2, 3 } };
+  static const Change remove_x[] = { { 0, 2, 0, 1 } };
+  static const Change reload_add[] = { { 1, 0, 1, 2 } };
+  static const Change reload_replace[] = { { 0, 1, 1, 2 } };
+  g_autoptr(NixExecFileStore) first = open_store (fixture->path);
+  g_autoptr(NixExecFileStore) second = NULL;
+  g_autoptr(NixExecStage) a = nix_exec_stage_new ("a", "1", "bash", NULL);
+  g_autoptr(NixExecStage) x = nix_exec_stage_new ("x", "2", "bash", NULL);
+  g_autoptr(NixExecStage) y = nix_exec_stage_new ("y", "3", "bash", NULL);
+  g_autoptr(NixExecStage) y2 = nix_exec_stage_new ("y", "33", "bash", NULL);
+  g_autoptr(NixExecStage) item = NULL;
+  const char *both[] = { "a", "x", "y", NULL };
+  const char *final[] = { "y", "a", NULL };
+
+  add_stage (first, a);
+  second = open_store (fixture->path);
+  watch (fixture, first);
+
+  add_stage (second, x);
+  add_stage (first, y);
+  assert_changes (fixture, add_y, 1);
+  assert_ids (G_LIST_MODEL (first), both);
+  /* Unchanged stages stay the same objects. */
+  item = g_list_model_get_item (G_LIST_MODEL (first), 0);
+  g_assert_true (item == a);
+
+  /* The second store removes "a", then the first removes "x": the first's
+   * change to position 0 covers both. */
+  remove_stage (second, "a");
+  remove_stage (first, "x");
+  assert_changes (fixture, remove_x, 1);
+  g_clear_object (&item);
+  item = g_list_model_get_item (G_LIST_MODEL (first), 0);
+  g_assert_cmpstr (nix_exec_stage_get_id (item), ==, "y");
+  g_assert_true (item == y);
+
+  /* Changes seen through reload. */
+  add_stage (second, a);
+  g_assert_true (nix_exec_file_store_reload (first, NULL));
+  assert_changes (fixture, reload_add, 1);
+  g_clear_object (&item);
+  item = g_list_model_get_item (G_LIST_MODEL (first), 1);
+  add_stage (second, y2);
+  g_assert_true (nix_exec_file_store_reload (first, NULL));
+  assert_changes (fixture, reload_replace, 1);
+  {
+    g_autoptr(NixExecStage) still = g_list_model_get_item (G_LIST_MODEL (first), 1);
+    g_autoptr(NixExecStage) replaced = g_list_model_get_item (G_LIST_MODEL (first), 0);
+
+    g_assert_true (still == item);
+    g_assert_cmpstr (nix_exec_stage_get_code (replaced), ==, "33");
+  }
+  assert_ids (G_LIST_MODEL (first), final);
+  assert_ids (G_LIST_MODEL (second), final);
+}
+
+/* Atomic saves */
+
+static void
+test_mode_kept (Fixture       *fixture,
+                gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
+  g_autofree char *extra = NULL;
+  struct stat before;
+  struct stat after;
+  mode_t old_umask;
+  int old_fd;
+  char old_contents[sizeof reference_store] = { 0 };
+
+  write_file (fixture->path, reference_store);
+  /* Bits the umask would strip from a new file. */
+  g_assert_cmpint (g_chmod (fixture->path, 0664), ==, 0);
+  old_fd = open (fixture->path, O_RDONLY | O_CLOEXEC);
+  g_assert_cmpint (old_fd, >=, 0);
+  old_umask = umask (022);
+
+  store = open_store (fixture->path);
+  add_stage (store, stage);
+  remove_stage (store, "s-doc");
+  umask (old_umask);
+
+  g_assert_cmpint (g_stat (fixture->path, &after), ==, 0);
+  g_assert_cmpuint (after.st_mode & 07777, ==, 0664);
+
+  /* Replaced, not rewritten in place: the old file, still open here, kept
+   * its contents. */
+  g_assert_cmpint (fstat (old_fd, &before), ==, 0);
+  g_assert_cmpuint (after.st_ino, !=, before.st_ino);
+  g_assert_cmpint (read (old_fd, old_contents, sizeof old_contents), ==, strlen (reference_store));
+  g_assert_cmpstr (old_contents, ==, reference_store);
+  close (old_fd);
+
+  extra = unexpected_files (fixture->dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
+}
+
+static void
+test_symlink_kept (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *real = g_build_filename (fixture->dir, "real.json", NULL);
+  g_autofree char *link = g_build_filename (fixture->dir, "link.json", NULL);
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecFileStore) direct = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+  const char *ids[] = { "s-double", "s-doc", "s-net", "a", NULL };
+
+  write_file (real, reference_store);
+  g_assert_cmpint (symlink ("real.json", link), ==, 0);
+
+  store = open_store (link);
+  add_stage (store, stage);
+
+  g_assert_true (g_file_test (link, G_FILE_TEST_IS_SYMLINK));
+  direct = open_store (real);
+  assert_ids (G_LIST_MODEL (direct), ids);
+}
+
+/* Concurrent writers */
+
+#define N_WRITERS 4
+#define N_ADDS    12
+
+/* Adds @count stages named @prefix-N to the store at @path, then removes
+ * @prefix-0. Each add and remove reads the file anew under the lock. */
+static void
+write_stages (const char *path,
+              const char *prefix,
+              guint       count)
+{
+  g_autoptr(NixExecFileStore) store = open_store (path);
+  g_autofree char *first = g_strdup_printf ("%s-0", prefix);
+
+  for (guint i = 0; i < count; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("%s-%u", prefix, i);
+      g_autoptr(NixExecStage) stage = nix_exec_stage_new (id, "x", "bash", NULL);
+
+      add_stage (store, stage);
+    }
+  remove_stage (store, first);
+}
+
+static void
+assert_all_written (const char *path)
+{
+  g_autoptr(NixExecFileStore) store = open_store (path);
+  GListModel *model = G_LIST_MODEL (store);
+  g_autoptr(JsonNode) root = read_json (path);
+
+  /* The reference stages, and every writer's stages but the removed one. */
+  g_assert_cmpuint (g_list_model_get_n_items (model), ==, 3 + N_WRITERS * (N_ADDS - 1));
+  for (guint w = 0; w < N_WRITERS; w++)
+    {
+      for (guint i = 0; i < N_ADDS; i++)
+        {
+          g_autofree char *id = g_strdup_printf ("w%u-%u", w, i);
+          g_autoptr(NixExecStage) stage = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), id);
+
+          if (i == 0)
+            g_assert_null (stage);
+          else
+            g_assert_nonnull (stage);
+        }
+    }
+  /* And the unknown members are still there. */
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (root), "version"), ==, 3);
+}
+
+typedef struct
+{
+  const char *path;
+  char       *prefix;
+} WriterData;
+
+static gpointer
+writer_thread (gpointer data)
+{
+  WriterData *writer = data;
+
+  write_stages (writer->path, writer->prefix, N_ADDS);
+  return NULL;
+}
+
+static void
+test_concurrent_threads (Fixture       *fixture,
+                         gconstpointer  data)
+{
+  GThread *threads[N_WRITERS];
+  WriterData writers[N_WRITERS];
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
+  g_autofree char *extra = NULL;
+
+  write_file (fixture->path, reference_store);
+  for (guint w = 0; w < N_WRITERS; w++)
+    {
+      writers[w].path = fixture->path;
+      writers[w].prefix = g_strdup_printf ("w%u", w);
+      threads[w] = g_thread_new ("writer", writer_thread, &writers[w]);
+    }
+  for (guint w = 0; w < N_WRITERS; w++)
+    {
+      g_thread_join (threads[w]);
+      g_free (writers[w].prefix);
+    }
+
+  assert_all_written (fixture->path);
+  extra = unexpected_files (fixture->dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
+}
+
+static void
+test_concurrent_processes (Fixture       *fixture,
+                           gconstpointer  data)
+{
+  GSubprocess *children[N_WRITERS];
+  g_autofree char *count = g_strdup_printf ("%u", N_ADDS);
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
+  g_autofree char *extra = NULL;
+
+  g_assert_nonnull (self_exe);
+  write_file (fixture->path, reference_store);
+  for (guint w = 0; w < N_WRITERS; w++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autofree char *prefix = g_strdup_printf ("w%u", w);
+
+      children[w] = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error,
+                                      self_exe, "--writer", fixture->path, prefix, count, NULL);
+      g_assert_no_error (error);
+    }
+  for (guint w = 0; w < N_WRITERS; w++)
+    {
+      g_autoptr(GError) error = NULL;
+
+      g_subprocess_wait_check (children[w], NULL, &error);
+      g_assert_no_error (error);
+      g_object_unref (children[w]);
+    }
+
+  assert_all_written (fixture->path);
+  extra = unexpected_files (fixture->dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
+}
+
+/* The lock really is held across the read-modify-write: while another
+ * holder has it, a writer waits and then sees what the holder wrote. */
+typedef struct
+{
+  const char   *path;
+  NixExecStage *stage;
+  gint          done;
+} BlockedAdd;
+
+static gpointer
+blocked_add_thread (gpointer data)
+{
+  BlockedAdd *blocked = data;
+  g_autoptr(NixExecFileStore) store = open_store (blocked->path);
+
+  add_stage (store, blocked->stage);
+  g_atomic_int_set (&blocked->done, 1);
+  return NULL;
+}
+
+static void
+test_waits_for_lock (Fixture       *fixture,
+                     gconstpointer  data)
+{
+  g_autofree char *lock_path = g_strconcat (fixture->path, ".lock", NULL);
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("late", "x", "bash", NULL);
+  g_autoptr(NixExecFileStore) store = NULL;
+  BlockedAdd blocked = { fixture->path, stage, 0 };
+  GThread *thread;
+  int fd;
+  const char *ids[] = { "s-double", "s-doc", "s-net", "outside", "late", NULL };
+  g_autofree char *with_outside = NULL;
+
+  write_file (fixture->path, reference_store);
+  fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  g_assert_cmpint (fd, >=, 0);
+  g_assert_cmpint (flock (fd, LOCK_EX), ==, 0);
+
+  thread = g_thread_new ("blocked", blocked_add_thread, &blocked);
+  g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+  g_assert_cmpint (g_atomic_int_get (&blocked.done), ==, 0);
+
+  /* What the lock holder writes meanwhile is not lost. */
+  {
+    g_autoptr(JsonNode) root = nix_exec_test_json (reference_store);
+    JsonArray *stages = json_object_get_array_member (json_node_get_object (root), "stages");
+    JsonObject *outside = json_object_new ();
+
+    json_object_set_string_member (outside, "id", "outside");
+    json_array_add_object_element (stages, outside);
+    with_outside = json_to_string (root, TRUE);
+    write_file (fixture->path, with_outside);
+  }
+
+  close (fd);
+  g_thread_join (thread);
+  g_assert_cmpint (g_atomic_int_get (&blocked.done), ==, 1);
+
+  store = open_store (fixture->path);
+  assert_ids (G_LIST_MODEL (store), ids);
+}
+
+/* The executor skips the stages without code or language. */
+
+static const char executor_store[] =
+  "{\n"
+  "  \"stages\": [\n"
+  "    {\"id\": \"py\", \"implementation_language\": \"python\", \"lifecycle\": \"Active\",\n"
+  "     \"implementation_code\": \"def execute(x):\\n    return {'doubled': x['n'] * 2}\\n\",\n"
+  "     \"signature\": {\"input\": \"Any\", \"effects\": {\"effects\": [{\"effect\": \"Pure\"}]}}},\n"
+  "    {\"id\": \"no-code\", \"implementation_language\": \"python\", \"name\": \"spec only\"},\n"
+  "    {\"id\": \"null-code\", \"implementation_code\": null, \"implementation_language\": \"bash\"},\n"
+  "    {\"id\": \"no-language\", \"implementation_code\": \"def execute(x):\\n    return x\\n\"},\n"
+  "    {\"id\": \"sh\", \"implementation_code\": \"execute() { echo \\\"[$1]\\\"; }\",\n"
+  "     \"implementation_language\": \"bash\"}\n"
+  "  ]\n"
+  "}\n";
+
+static void
+test_executor_from_store (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autofree char *cache_dir = g_build_filename (fixture->dir, "cache", NULL);
+  g_autoptr(NixExecConfig) config = nix_exec_test_config_new (cache_dir);
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) input = nix_exec_test_json ("{\"n\": 21}");
+  g_autoptr(JsonNode) expected = nix_exec_test_json ("{\"doubled\": 42}");
+  g_autoptr(JsonNode) output = NULL;
+  g_auto(GStrv) ids = NULL;
+  const char *runnable[] = { "py", "sh", NULL };
+
+  write_file (fixture->path, executor_store);
+  store = open_store (fixture->path);
+  /* All five are stages of the store. */
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, 5);
+
+  executor = nix_exec_executor_new_from_store_with_config (NIX_EXEC_STAGE_STORE (store), config,
+                                                           &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (executor);
+
+  ids = nix_exec_executor_list_stage_ids (executor);
+  g_assert_true (g_strv_equal ((const char * const *) ids, runnable));
+  g_assert_false (nix_exec_executor_has_implementation (executor, "no-code"));
+  g_assert_false (nix_exec_executor_has_implementation (executor, "null-code"));
+  g_assert_false (nix_exec_executor_has_implementation (executor, "no-language"));
+
+  output = nix_exec_executor_execute (executor, "py", input, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (json_node_equal (output, expected));
+
+  g_clear_pointer (&output, json_node_unref);
+  output = nix_exec_executor_execute (executor, "no-code", input, NULL, &error);
+  g_assert_null (output);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_NOT_FOUND);
+}
+
+static int
+run_writer (int   argc,
+            char *argv[])
+{
+  if (argc != 5)
+    {
+      g_printerr ("usage: %s --writer PATH PREFIX COUNT\n", argv[0]);
+      return 2;
+    }
+  write_stages (argv[2], argv[3], (guint) g_ascii_strtoull (argv[4], NULL, 10));
+  return 0;
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  if (argc > 1 && g_str_equal (argv[1], "--writer"))
+    return run_writer (argc, argv);
+
+  /* Not G_TEST_OPTION_ISOLATE_DIRS: it points HOME at /dev/null, and nix,
+   * a real child in the executor test, needs a home for its caches. The
+   * other tests work in directories of their own. */
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_summary ("NixExecFileStore: the store.json layout, atomic and locked saves");
+
+#define ADD_TEST(path, func) \
+  g_test_add ("/nixexec/file-store/" path, Fixture, NULL, \
+              fixture_set_up, func, fixture_tear_down)
+
+  ADD_TEST ("load-reference", test_load_reference);
+  ADD_TEST ("missing-file", test_missing_file);
+  ADD_TEST ("relative-path", test_relative_path);
+  g_test_add_func ("/nixexec/file-store/initable-without-path", test_initable_without_path);
+  ADD_TEST ("round-trip", test_round_trip);
+  ADD_TEST ("byte-identical", test_byte_identical);
+  ADD_TEST ("unchanged-not-written", test_unchanged_not_written);
+  ADD_TEST ("format", test_format);
+  for (guint i = 0; i < G_N_ELEMENTS (corrupt_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/nixexec/file-store/corrupt/%s", corrupt_cases[i].name);
+
+      g_test_add_data_func (path, &corrupt_cases[i], test_corrupt);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (critical_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/nixexec/file-store/critical/%s", critical_cases[i].name);
+
+      g_test_add_data_func (path, &critical_cases[i], test_critical);
+    }
+  ADD_TEST ("unreadable", test_unreadable_is_file_error);
+  ADD_TEST ("items-changed", test_items_changed);
+  ADD_TEST ("other-writers", test_other_writers);
+  ADD_TEST ("mode-kept", test_mode_kept);
+  ADD_TEST ("symlink-kept", test_symlink_kept);
+  ADD_TEST ("concurrent/threads", test_concurrent_threads);
+  ADD_TEST ("concurrent/processes", test_concurrent_processes);
+  ADD_TEST ("waits-for-lock", test_waits_for_lock);
+  ADD_TEST ("executor-from-store", test_executor_from_store);
+
+#undef ADD_TEST
+
+  return g_test_run ();
+}
