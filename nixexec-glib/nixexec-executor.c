@@ -101,6 +101,13 @@ enum {
 
 static GParamSpec *properties[N_PROPS];
 
+enum {
+  SIGNAL_RUNTIME_RESOLVED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
 static void nix_exec_executor_initable_iface_init (GInitableIface *iface);
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (NixExecExecutor, nix_exec_executor, G_TYPE_OBJECT,
@@ -314,6 +321,27 @@ nix_exec_executor_class_init (NixExecExecutorClass *klass)
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  /**
+   * NixExecExecutor::runtime-resolved:
+   * @self: the executor
+   * @runtime: the runtime: its flake attribute, such as `python3`
+   * @path: (nullable) (type filename): its store path, or %NULL for a host
+   *   interpreter
+   *
+   * Emitted by [method@NixExec.Executor.warmup_async] and
+   * [method@NixExec.Executor.refresh_async] for each runtime as soon as it
+   * is resolved, on the main context they were called from, so that an
+   * application can show progress.
+   *
+   * Since: 1.0
+   */
+  signals[SIGNAL_RUNTIME_RESOLVED] =
+    g_signal_new ("runtime-resolved",
+                  G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST,
+                  0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void
@@ -679,6 +707,9 @@ on_warmup_resolved (GObject      *object,
   g_autoptr(GError) error = NULL;
 
   runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
+  if (runtime != NULL)
+    g_signal_emit (g_task_get_source_object (task), signals[SIGNAL_RUNTIME_RESOLVED], 0,
+                   runtime->key, runtime->store_path);
   if (runtime == NULL && data->error == NULL)
     data->error = g_steal_pointer (&error);
 

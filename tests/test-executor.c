@@ -486,6 +486,15 @@ on_warmup_done (GObject      *object,
 }
 
 static void
+on_runtime_resolved (NixExecExecutor *executor,
+                     const char      *runtime,
+                     const char      *path,
+                     gpointer         user_data)
+{
+  g_hash_table_replace (user_data, g_strdup (runtime), g_strdup (path));
+}
+
+static void
 test_warmup_then_execute (Fixture       *fixture,
                           gconstpointer  user_data)
 {
@@ -497,6 +506,7 @@ test_warmup_then_execute (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   g_autofree char *calls = NULL;
   g_auto(GStrv) lines = NULL;
+  g_autoptr(GHashTable) resolved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   guint n_metadata = 0, n_builds = 0;
   gboolean ok;
 
@@ -510,12 +520,19 @@ test_warmup_then_execute (Fixture       *fixture,
   for (guint i = 0; i < G_N_ELEMENTS (languages); i++)
     register_stage (fixture, languages[i], languages[i], identity_code[i]);
 
+  g_signal_connect (executor, "runtime-resolved", G_CALLBACK (on_runtime_resolved), resolved);
   nix_exec_executor_warmup_async (executor, NULL, on_warmup_done, &result);
   while (result == NULL)
     g_main_context_iteration (NULL, TRUE);
   ok = nix_exec_executor_warmup_finish (executor, result, &error);
   g_assert_no_error (error);
   g_assert_true (ok);
+
+  /* Progress was reported for each runtime, with its store path. */
+  g_assert_cmpuint (g_hash_table_size (resolved), ==, 3);
+  g_assert_true (g_str_has_prefix (g_hash_table_lookup (resolved, "python3"), "/nix/store/"));
+  g_assert_true (g_str_has_prefix (g_hash_table_lookup (resolved, "nodejs"), "/nix/store/"));
+  g_assert_true (g_str_has_prefix (g_hash_table_lookup (resolved, "bash"), "/nix/store/"));
 
   /* The flake was locked once, then every runtime the stages need was
    * built from the locked URL — not only python's. */
