@@ -1,0 +1,968 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Helpers of the `nixexec` command line: the options every command shares,
+ * turning them into a config, error reporting and exit codes, languages,
+ * effects, signals and the warmup with its progress lines.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <glib-unix.h>
+
+#include "nixexec-cli.h"
+
+G_DEFINE_QUARK (nixexec-cli-error-quark, cli_error)
+
+/* ------------------------------------------------------------------------ */
+/* Common options                                                           */
+/* ------------------------------------------------------------------------ */
+
+void
+cli_common_init (CliCommon *common)
+{
+  memset (common, 0, sizeof *common);
+  common->nix_options = g_ptr_array_new_with_free_func (g_free);
+}
+
+void
+cli_common_clear (CliCommon *common)
+{
+  g_clear_pointer (&common->flake, g_free);
+  g_clear_pointer (&common->nix_options, g_ptr_array_unref);
+  g_clear_pointer (&common->nix_path, g_free);
+  g_clear_pointer (&common->cache_dir, g_free);
+}
+
+void
+cli_usage_error (GError    **error,
+                 const char *format,
+                 ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_propagate_error (error, g_error_new_valist (CLI_ERROR, CLI_ERROR_USAGE, format, args));
+  va_end (args);
+}
+
+/* String options go through callbacks: the global options and the
+ * command's options are parsed by two contexts into one CliCommon, and a
+ * plain G_OPTION_ARG_STRING would leak the first value given. */
+static gboolean
+on_string_option (const char  *option_name,
+                  const char  *value,
+                  gpointer     data,
+                  GError     **error)
+{
+  CliCommon *common = data;
+  char **target;
+
+  if (g_str_equal (option_name, "--flake"))
+    target = &common->flake;
+  else if (g_str_equal (option_name, "--nix"))
+    target = &common->nix_path;
+  else if (g_str_equal (option_name, "--cache-dir"))
+    target = &common->cache_dir;
+  else
+    g_assert_not_reached ();
+
+  if (*value == '\0')
+    {
+      cli_usage_error (error, "%s needs a value", option_name);
+      return FALSE;
+    }
+
+  g_free (*target);
+  if (g_str_equal (option_name, "--flake"))
+    *target = g_strdup (value);
+  else
+    /* The library wants absolute paths; relative ones are the user's
+     * current directory's. */
+    *target = g_canonicalize_filename (value, NULL);
+  return TRUE;
+}
+
+static gboolean
+on_nix_option (const char  *option_name,
+               const char  *value,
+               gpointer     data,
+               GError     **error)
+{
+  CliCommon *common = data;
+  const char *eq = strchr (value, '=');
+
+  if (eq == NULL || eq == value)
+    {
+      cli_usage_error (error, "--nix-option “%s” is not of the form name=value", value);
+      return FALSE;
+    }
+  g_ptr_array_add (common->nix_options, g_strdup (value));
+  return TRUE;
+}
+
+GOptionGroup *
+cli_common_option_group (CliCommon *common)
+{
+  const GOptionEntry entries[] = {
+    { "flake", 0, 0, G_OPTION_ARG_CALLBACK, on_string_option,
+      "The flake the runtimes come from (default: $NIXEXEC_FLAKE, else nixpkgs)", "REF" },
+    { "offline", 0, 0, G_OPTION_ARG_NONE, &common->offline,
+      "Run nix offline, without substituters", NULL },
+    { "nix-option", 0, 0, G_OPTION_ARG_CALLBACK, on_nix_option,
+      "Pass a setting to nix (repeatable)", "NAME=VALUE" },
+    { "nix", 0, 0, G_OPTION_ARG_CALLBACK, on_string_option,
+      "The nix binary to use (default: found like nix_exec_executor_find_nix)", "PATH" },
+    { "cache-dir", 0, 0, G_OPTION_ARG_CALLBACK, on_string_option,
+      "The cache directory (default: $XDG_CACHE_HOME/nixexec-glib)", "DIR" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &common->json,
+      "Print machine-readable JSON on stdout", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &common->quiet,
+      "Print no progress on stderr", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &common->verbose,
+      "Print whole error messages (tracebacks, nix's output)", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+  GOptionGroup *group = g_option_group_new ("common", "Options of every command:",
+                                            "Show the options of every command",
+                                            common, NULL);
+
+  g_option_group_add_entries (group, entries);
+  return group;
+}
+
+void
+cli_add_help_hint (GError     **error,
+                   const char  *command)
+{
+  GError *bare = *error;
+
+  *error = g_error_new (bare->domain, bare->code, "%s (see `nixexec%s%s --help`)",
+                        bare->message, command != NULL ? " " : "", command != NULL ? command : "");
+  g_error_free (bare);
+}
+
+gboolean
+cli_parse_command_options (CliCommon           *common,
+                           const char          *command,
+                           const char          *parameters,
+                           const char          *summary,
+                           const GOptionEntry  *entries,
+                           int                 *argc,
+                           char              ***argv,
+                           GError             **error)
+{
+  g_autofree char *prgname = g_strdup_printf ("nixexec %s", command);
+  g_autoptr(GOptionContext) context = g_option_context_new (parameters);
+  GOptionGroup *group = cli_common_option_group (common);
+
+  /* One group, so that `nixexec COMMAND --help` shows every option. */
+  if (entries != NULL)
+    g_option_group_add_entries (group, entries);
+  g_option_context_set_main_group (context, group);
+  g_option_context_set_summary (context, summary);
+  g_option_context_set_description (context, "`nixexec --help` lists the exit codes.");
+  g_set_prgname (prgname);
+  if (!g_option_context_parse (context, argc, argv, error))
+    {
+      cli_add_help_hint (error, command);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+NixExecConfig *
+cli_common_make_config (CliCommon *common)
+{
+  /* What a root user without a nix daemon needs, as in examples/hello.c:
+   * no nixbld group to build as, and no build sandbox. */
+  static const char * const offline_options[] = {
+    "build-users-group=",
+    "sandbox=false",
+  };
+  g_autoptr(GStrvBuilder) options = g_strv_builder_new ();
+  g_auto(GStrv) option_strv = NULL;
+  NixExecConfig *config = nix_exec_config_new ();
+  const char *env_flake = g_getenv ("NIXEXEC_FLAKE");
+
+  if (common->flake != NULL)
+    nix_exec_config_set_flake_ref (config, common->flake);
+  else if (env_flake != NULL && *env_flake != '\0')
+    nix_exec_config_set_flake_ref (config, env_flake);
+
+  if (g_strcmp0 (g_getenv ("NIXEXEC_OFFLINE"), "1") == 0)
+    {
+      nix_exec_config_set_offline (config, TRUE);
+      for (guint i = 0; i < G_N_ELEMENTS (offline_options); i++)
+        g_strv_builder_add (options, offline_options[i]);
+    }
+  if (common->offline)
+    nix_exec_config_set_offline (config, TRUE);
+
+  /* After the environment's, so that nix takes the user's last. */
+  for (guint i = 0; i < common->nix_options->len; i++)
+    g_strv_builder_add (options, g_ptr_array_index (common->nix_options, i));
+  option_strv = g_strv_builder_end (options);
+  if (option_strv[0] != NULL)
+    nix_exec_config_set_nix_options (config, (const char * const *) option_strv);
+
+  if (common->nix_path != NULL)
+    nix_exec_config_set_nix_path (config, common->nix_path);
+  if (common->cache_dir != NULL)
+    nix_exec_config_set_cache_dir (config, common->cache_dir);
+
+  return config;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Errors and exit codes                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The value name of @error's code, such as NIX_EXEC_ERROR_TIMED_OUT, for
+ * the domains whose enum type is known; NULL otherwise. */
+static const char *
+error_code_name (const GError *error)
+{
+  GType type = G_TYPE_INVALID;
+  GEnumClass *klass;
+  GEnumValue *value;
+  const char *name = NULL;
+
+  if (error->domain == NIX_EXEC_ERROR)
+    type = NIX_EXEC_TYPE_ERROR;
+  else if (error->domain == G_IO_ERROR)
+    type = G_TYPE_IO_ERROR_ENUM;
+  else
+    return NULL;
+
+  klass = g_type_class_ref (type);
+  value = g_enum_get_value (klass, error->code);
+  if (value != NULL)
+    name = value->value_name;  /* static: the class is never unloaded */
+  g_type_class_unref (klass);
+  return name;
+}
+
+int
+cli_exit_code_for_error (const GError *error)
+{
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return CLI_EXIT_CANCELLED;
+
+  if (error->domain == CLI_ERROR || error->domain == G_OPTION_ERROR)
+    return CLI_EXIT_USAGE;
+
+  if (error->domain == NIX_EXEC_ERROR)
+    {
+      switch ((NixExecError) error->code)
+        {
+        case NIX_EXEC_ERROR_STAGE_FAILED:
+        case NIX_EXEC_ERROR_INVALID_OUTPUT:
+        case NIX_EXEC_ERROR_OUTPUT_TOO_LARGE:
+          return CLI_EXIT_STAGE_FAILED;
+
+        case NIX_EXEC_ERROR_STAGE_NOT_FOUND:
+        case NIX_EXEC_ERROR_INVALID_STAGE:
+          return CLI_EXIT_NOT_FOUND;
+
+        case NIX_EXEC_ERROR_TIMED_OUT:
+          return CLI_EXIT_TIMED_OUT;
+
+        case NIX_EXEC_ERROR_NIX_NOT_FOUND:
+        case NIX_EXEC_ERROR_NIX_DAEMON_UNAVAILABLE:
+        case NIX_EXEC_ERROR_NIX_EVAL_FAILED:
+        case NIX_EXEC_ERROR_NIX_FETCH_FAILED:
+        case NIX_EXEC_ERROR_NIX_STORE_FULL:
+        case NIX_EXEC_ERROR_NIX_BUILD_FAILED:
+        case NIX_EXEC_ERROR_INVALID_LOCK_FILE:
+        case NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE:
+          return CLI_EXIT_NIX;
+
+        case NIX_EXEC_ERROR_INVALID_EFFECTS:
+        case NIX_EXEC_ERROR_INVALID_STORE:
+          return CLI_EXIT_USAGE;
+
+        default:
+          {
+            const char *name = error_code_name (error);
+
+            /* ISOLATION: the isolation branch adds
+             * NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE. It is matched by name
+             * so that this builds on either side of that merge; once it is
+             * merged, replace this with
+             *   case NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE:
+             *     return CLI_EXIT_ISOLATION;
+             * above, and map any other new code here. */
+            if (g_strcmp0 (name, "NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE") == 0)
+              return CLI_EXIT_ISOLATION;
+            return CLI_EXIT_STAGE_FAILED;
+          }
+        }
+    }
+
+  /* Everything else comes from the library's own file work: the cache
+   * directory, the lock file, spawning nix. */
+  return CLI_EXIT_NIX;
+}
+
+int
+cli_report_error (CliCommon    *common,
+                  const GError *error)
+{
+  const char *newline = strchr (error->message, '\n');
+  int code = cli_exit_code_for_error (error);
+
+  if (code == CLI_EXIT_CANCELLED)
+    g_printerr ("nixexec: cancelled\n");
+  else if (newline == NULL || common->verbose)
+    g_printerr ("nixexec: %s\n", error->message);
+  else
+    g_printerr ("nixexec: %.*s (more with --verbose)\n",
+                (int) (newline - error->message), error->message);
+
+  if (common->json)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) root = NULL;
+      const char *name = error_code_name (error);
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "error");
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "domain");
+      json_builder_add_string_value (builder, g_quark_to_string (error->domain));
+      json_builder_set_member_name (builder, "code");
+      json_builder_add_int_value (builder, error->code);
+      json_builder_set_member_name (builder, "name");
+      if (name != NULL)
+        json_builder_add_string_value (builder, name);
+      else
+        json_builder_add_null_value (builder);
+      json_builder_set_member_name (builder, "message");
+      json_builder_add_string_value (builder, error->message);
+      json_builder_set_member_name (builder, "exit_status");
+      json_builder_add_int_value (builder, code);
+      json_builder_end_object (builder);
+      json_builder_end_object (builder);
+      root = json_builder_get_root (builder);
+      cli_print_json (root);
+    }
+
+  return code;
+}
+
+static GLogWriterOutput
+log_writer (GLogLevelFlags   log_level,
+            const GLogField *fields,
+            gsize            n_fields,
+            gpointer         user_data)
+{
+  const char *message = NULL;
+
+  if ((log_level & (G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE)) == 0)
+    return g_log_writer_default (log_level, fields, n_fields, user_data);
+
+  for (gsize i = 0; i < n_fields; i++)
+    {
+      if (g_str_equal (fields[i].key, "MESSAGE"))
+        {
+          message = fields[i].value;
+          break;
+        }
+    }
+  if (message == NULL)
+    return g_log_writer_default (log_level, fields, n_fields, user_data);
+
+  fprintf (stderr, "nixexec: %s%s\n",
+           (log_level & G_LOG_LEVEL_WARNING) != 0 ? "warning: " : "", message);
+  fflush (stderr);
+  return G_LOG_WRITER_HANDLED;
+}
+
+void
+cli_install_log_writer (void)
+{
+  g_log_set_writer_func (log_writer, NULL, NULL);
+}
+
+void
+cli_info (CliCommon  *common,
+          const char *format,
+          ...)
+{
+  g_autofree char *text = NULL;
+  va_list args;
+
+  if (common->quiet)
+    return;
+  va_start (args, format);
+  text = g_strdup_vprintf (format, args);
+  va_end (args);
+  g_printerr ("%s\n", text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Languages                                                                */
+/* ------------------------------------------------------------------------ */
+
+static const struct
+{
+  const char *tag;
+  const char *language;
+} language_tags[] = {
+  { "python", "python" },
+  { "python3", "python" },
+  { "py", "python" },
+  { "javascript", "javascript" },
+  { "js", "javascript" },
+  { "bash", "bash" },
+  { "sh", "bash" },
+};
+
+const char *
+cli_language_from_tag (const char  *tag,
+                       GError     **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (language_tags); i++)
+    {
+      if (g_ascii_strcasecmp (tag, language_tags[i].tag) == 0)
+        return language_tags[i].language;
+    }
+
+  cli_usage_error (error, "Unknown language “%s”: use python, javascript or bash", tag);
+  return NULL;
+}
+
+const char *
+cli_language_from_filename (const char  *filename,
+                            GError     **error)
+{
+  static const struct
+  {
+    const char *extension;
+    const char *language;
+  } extensions[] = {
+    { ".py", "python" },
+    { ".js", "javascript" },
+    /* Stages are CommonJS scripts: an ES module (.mjs) does not run. */
+    { ".cjs", "javascript" },
+    { ".sh", "bash" },
+    { ".bash", "bash" },
+  };
+  g_autofree char *basename = g_path_get_basename (filename);
+  const char *dot = strrchr (basename, '.');
+
+  for (guint i = 0; dot != NULL && i < G_N_ELEMENTS (extensions); i++)
+    {
+      if (g_ascii_strcasecmp (dot, extensions[i].extension) == 0)
+        return extensions[i].language;
+    }
+
+  cli_usage_error (error, "Cannot tell the language of “%s” from its name (.py, .js, .cjs, .sh, "
+                   ".bash): give --lang python, javascript or bash", filename);
+  return NULL;
+}
+
+char *
+cli_stage_id_from_filename (const char *filename)
+{
+  g_autofree char *basename = g_path_get_basename (filename);
+  char *dot = strrchr (basename, '.');
+
+  if (dot != NULL && dot != basename)
+    *dot = '\0';
+  if (*basename == '\0' || g_str_equal (basename, ".") || g_str_equal (basename, G_DIR_SEPARATOR_S))
+    return g_strdup ("stage");
+  return g_steal_pointer (&basename);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Effects                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+  PAYLOAD_NONE,
+  PAYLOAD_PATH,
+  PAYLOAD_MODEL,
+  PAYLOAD_CENTS,
+} Payload;
+
+static const struct
+{
+  const char        *name;       /* as written on the command line */
+  const char        *json_name;  /* as in the JSON form */
+  NixExecEffectKind  kind;
+  Payload            payload;
+} effect_names[] = {
+  { "pure", "Pure", NIX_EXEC_EFFECT_KIND_PURE, PAYLOAD_NONE },
+  { "fallible", "Fallible", NIX_EXEC_EFFECT_KIND_FALLIBLE, PAYLOAD_NONE },
+  { "network", "Network", NIX_EXEC_EFFECT_KIND_NETWORK, PAYLOAD_NONE },
+  { "non-deterministic", "NonDeterministic", NIX_EXEC_EFFECT_KIND_NON_DETERMINISTIC, PAYLOAD_NONE },
+  { "process", "Process", NIX_EXEC_EFFECT_KIND_PROCESS, PAYLOAD_NONE },
+  { "fs-read", "FsRead", NIX_EXEC_EFFECT_KIND_FS_READ, PAYLOAD_PATH },
+  { "fs-write", "FsWrite", NIX_EXEC_EFFECT_KIND_FS_WRITE, PAYLOAD_PATH },
+  { "llm", "Llm", NIX_EXEC_EFFECT_KIND_LLM, PAYLOAD_MODEL },
+  { "cost", "Cost", NIX_EXEC_EFFECT_KIND_COST, PAYLOAD_CENTS },
+  { "unknown", "Unknown", NIX_EXEC_EFFECT_KIND_UNKNOWN, PAYLOAD_NONE },
+};
+
+static const char *payload_placeholders[] = { "", "PATH", "MODEL", "CENTS" };
+
+static char *
+valid_effects_text (void)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (effect_names); i++)
+    {
+      if (i > 0)
+        g_string_append (text, ", ");
+      g_string_append (text, effect_names[i].name);
+      if (effect_names[i].payload != PAYLOAD_NONE)
+        g_string_append_printf (text, "=%s", payload_placeholders[effect_names[i].payload]);
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* `fs-read`, `FsRead`, `fs_read` and `fsread` are one name. */
+static char *
+normalize_effect_name (const char *name,
+                       gssize      length)
+{
+  GString *normal = g_string_new (NULL);
+
+  for (gssize i = 0; i < length; i++)
+    {
+      if (name[i] != '-' && name[i] != '_')
+        g_string_append_c (normal, g_ascii_tolower (name[i]));
+    }
+  return g_string_free (normal, FALSE);
+}
+
+static gboolean
+add_effect (NixExecEffectSet  *effects,
+            const char        *item,
+            GError           **error)
+{
+  const char *eq = strchr (item, '=');
+  gssize name_length = eq != NULL ? eq - item : (gssize) strlen (item);
+  g_autofree char *name = normalize_effect_name (item, name_length);
+  const char *value = eq != NULL ? eq + 1 : NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (effect_names); i++)
+    {
+      g_autofree char *known = normalize_effect_name (effect_names[i].name,
+                                                      strlen (effect_names[i].name));
+
+      if (!g_str_equal (name, known))
+        continue;
+
+      if (effect_names[i].payload == PAYLOAD_NONE)
+        {
+          if (value != NULL)
+            {
+              cli_usage_error (error, "The effect “%s” takes no value (in “%s”)",
+                               effect_names[i].name, item);
+              return FALSE;
+            }
+          nix_exec_effect_set_add (effects, effect_names[i].kind);
+          return TRUE;
+        }
+
+      if (value == NULL || *value == '\0')
+        {
+          cli_usage_error (error, "The effect “%s” needs a value: %s=%s",
+                           effect_names[i].name, effect_names[i].name,
+                           payload_placeholders[effect_names[i].payload]);
+          return FALSE;
+        }
+
+      switch (effect_names[i].payload)
+        {
+        case PAYLOAD_PATH:
+          {
+            /* Relative to where the command runs, as any path given on a
+             * command line. */
+            g_autofree char *path = g_canonicalize_filename (value, NULL);
+
+            if (effect_names[i].kind == NIX_EXEC_EFFECT_KIND_FS_READ)
+              nix_exec_effect_set_add_fs_read (effects, path);
+            else
+              nix_exec_effect_set_add_fs_write (effects, path);
+          }
+          break;
+
+        case PAYLOAD_MODEL:
+          nix_exec_effect_set_add_llm (effects, value);
+          break;
+
+        case PAYLOAD_CENTS:
+          {
+            guint64 cents;
+
+            if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &cents, NULL))
+              {
+                cli_usage_error (error, "The cost “%s” is not a whole number of cents", value);
+                return FALSE;
+              }
+            nix_exec_effect_set_add_cost (effects, cents);
+          }
+          break;
+
+        case PAYLOAD_NONE:
+        default:
+          g_assert_not_reached ();
+        }
+      return TRUE;
+    }
+
+  {
+    g_autofree char *valid = valid_effects_text ();
+    g_autofree char *shown = g_strndup (item, name_length);
+
+    cli_usage_error (error, "Unknown effect “%s”; the effects are: %s", shown, valid);
+  }
+  return FALSE;
+}
+
+NixExecEffectSet *
+cli_parse_effects (const char  *text,
+                   GError     **error)
+{
+  g_autoptr(NixExecEffectSet) effects = nix_exec_effect_set_new ();
+  g_auto(GStrv) items = g_strsplit (text, ",", -1);
+
+  for (guint i = 0; items[i] != NULL; i++)
+    {
+      char *item = g_strstrip (items[i]);
+
+      if (*item == '\0')
+        {
+          g_autofree char *valid = valid_effects_text ();
+
+          cli_usage_error (error, "An empty effect in --effects “%s”; the effects are: %s",
+                           text, valid);
+          return NULL;
+        }
+      if (!add_effect (effects, item, error))
+        return NULL;
+    }
+
+  return g_steal_pointer (&effects);
+}
+
+JsonNode *
+cli_effects_to_json_array (NixExecEffectSet *effects)
+{
+  g_autoptr(JsonNode) node = nix_exec_effect_set_to_json (effects);
+  JsonNode *array = json_object_get_member (json_node_get_object (node), "effects");
+
+  return json_node_copy (array);
+}
+
+char *
+cli_format_effects (NixExecEffectSet *effects)
+{
+  g_autoptr(JsonNode) array = cli_effects_to_json_array (effects);
+  g_autoptr(GString) text = g_string_new (NULL);
+  JsonArray *entries = json_node_get_array (array);
+
+  for (guint i = 0; i < json_array_get_length (entries); i++)
+    {
+      JsonObject *entry = json_array_get_object_element (entries, i);
+      const char *json_name = json_object_get_string_member_with_default (entry, "effect", "?");
+      guint known;
+
+      if (i > 0)
+        g_string_append (text, ",");
+
+      for (known = 0; known < G_N_ELEMENTS (effect_names); known++)
+        {
+          if (g_str_equal (json_name, effect_names[known].json_name))
+            break;
+        }
+      if (known == G_N_ELEMENTS (effect_names))
+        {
+          g_string_append (text, json_name);
+          continue;
+        }
+
+      g_string_append (text, effect_names[known].name);
+      switch (effect_names[known].payload)
+        {
+        case PAYLOAD_PATH:
+          g_string_append_printf (text, "=%s",
+                                  json_object_get_string_member_with_default (entry, "path", ""));
+          break;
+        case PAYLOAD_MODEL:
+          g_string_append_printf (text, "=%s",
+                                  json_object_get_string_member_with_default (entry, "model", ""));
+          break;
+        case PAYLOAD_CENTS:
+          g_string_append_printf (text, "=%" G_GINT64_FORMAT,
+                                  json_object_get_int_member_with_default (entry, "cents", 0));
+          break;
+        case PAYLOAD_NONE:
+        default:
+          break;
+        }
+    }
+
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Files and output                                                         */
+/* ------------------------------------------------------------------------ */
+
+char *
+cli_read_stage_file (const char  *path,
+                     GError     **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "Cannot read the stage file: %s",
+                   local_error->message);
+      return NULL;
+    }
+  if (!g_utf8_validate_len (contents, length, NULL))
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT,
+                   "The stage file “%s” is not UTF-8 text", path);
+      return NULL;
+    }
+  return g_steal_pointer (&contents);
+}
+
+gboolean
+cli_check_store_exists (const char  *path,
+                        GError     **error)
+{
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return TRUE;
+
+  g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT,
+               "The store “%s” does not exist (`nixexec add --store %s FILE` creates it)",
+               path, path);
+  return FALSE;
+}
+
+void
+cli_print_json (JsonNode *node)
+{
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, node);
+  if (isatty (STDOUT_FILENO))
+    {
+      json_generator_set_pretty (generator, TRUE);
+      json_generator_set_indent (generator, 2);
+    }
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Signals                                                                  */
+/* ------------------------------------------------------------------------ */
+
+struct _CliSignals
+{
+  GCancellable *cancellable;  /* owned */
+  guint         sigint_id;
+  guint         sigterm_id;
+  guint         caught;
+};
+
+static gboolean
+on_signal (gpointer user_data)
+{
+  CliSignals *signals = user_data;
+
+  /* The first signal cancels: the library kills the stage's process group,
+   * or the nix build, and the call then reports G_IO_ERROR_CANCELLED. A
+   * second one does not wait for that; the children die with us
+   * (PR_SET_PDEATHSIG). */
+  if (signals->caught++ > 0)
+    {
+      fprintf (stderr, "nixexec: interrupted again, exiting\n");
+      _exit (CLI_EXIT_CANCELLED);
+    }
+  g_cancellable_cancel (signals->cancellable);
+  return G_SOURCE_CONTINUE;
+}
+
+CliSignals *
+cli_signals_install (GCancellable *cancellable)
+{
+  CliSignals *signals = g_new0 (CliSignals, 1);
+
+  signals->cancellable = g_object_ref (cancellable);
+  signals->sigint_id = g_unix_signal_add (SIGINT, on_signal, signals);
+  signals->sigterm_id = g_unix_signal_add (SIGTERM, on_signal, signals);
+  return signals;
+}
+
+gboolean
+cli_signals_caught (CliSignals *signals)
+{
+  return signals->caught > 0;
+}
+
+void
+cli_signals_free (CliSignals *signals)
+{
+  if (signals == NULL)
+    return;
+  g_source_remove (signals->sigint_id);
+  g_source_remove (signals->sigterm_id);
+  g_object_unref (signals->cancellable);
+  g_free (signals);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Warmup                                                                   */
+/* ------------------------------------------------------------------------ */
+
+gboolean
+cli_register_all_languages (NixExecExecutor  *executor,
+                            GError          **error)
+{
+  static const struct
+  {
+    const char *id;
+    const char *language;
+    const char *code;
+  } stages[] = {
+    { "nixexec-warmup-python", "python", "def execute(input):\n    return input\n" },
+    { "nixexec-warmup-javascript", "javascript", "function execute(input) { return input; }\n" },
+    { "nixexec-warmup-bash", "bash", "execute() { printf '%s\\n' \"$1\"; }\n" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
+    {
+      if (!nix_exec_executor_register_with_effects (executor, stages[i].id, stages[i].code,
+                                                    stages[i].language, NULL, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+typedef struct
+{
+  CliCommon    *common;
+  JsonObject   *resolved;   /* borrowed, nullable */
+  gboolean      tty;
+  gboolean      line_open;  /* a "still resolving" line waits for its \n */
+  gint64        started;
+  GAsyncResult *result;     /* owned */
+} Warmup;
+
+static void
+warmup_close_line (Warmup *warmup)
+{
+  if (warmup->line_open)
+    {
+      fputs ("\r\033[K", stderr);
+      warmup->line_open = FALSE;
+    }
+}
+
+static void
+on_runtime_resolved (NixExecExecutor *executor,
+                     const char      *runtime,
+                     const char      *path,
+                     gpointer         user_data)
+{
+  Warmup *warmup = user_data;
+
+  if (warmup->resolved != NULL)
+    {
+      if (path != NULL)
+        json_object_set_string_member (warmup->resolved, runtime, path);
+      else
+        json_object_set_null_member (warmup->resolved, runtime);
+    }
+
+  if (warmup->common->quiet)
+    return;
+  warmup_close_line (warmup);
+  fprintf (stderr, "%s → %s\n", runtime, path != NULL ? path : "host interpreter (not pinned)");
+  fflush (stderr);
+}
+
+static gboolean
+on_warmup_tick (gpointer user_data)
+{
+  Warmup *warmup = user_data;
+  gint64 seconds = (g_get_monotonic_time () - warmup->started) / G_USEC_PER_SEC;
+
+  if (warmup->common->quiet)
+    return G_SOURCE_CONTINUE;
+
+  /* On a terminal one line counts up in place; in a log, a line every ten
+   * seconds says the command is not stuck. */
+  if (warmup->tty)
+    {
+      fprintf (stderr, "\r\033[Kstill resolving… %" G_GINT64_FORMAT " s", seconds);
+      warmup->line_open = TRUE;
+    }
+  else if (seconds > 0 && seconds % 10 == 0)
+    {
+      fprintf (stderr, "still resolving… %" G_GINT64_FORMAT " s\n", seconds);
+    }
+  fflush (stderr);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+on_warmup_done (GObject      *source,
+                GAsyncResult *result,
+                gpointer      user_data)
+{
+  Warmup *warmup = user_data;
+
+  warmup->result = g_object_ref (result);
+}
+
+gboolean
+cli_warmup (CliCommon        *common,
+            NixExecExecutor  *executor,
+            JsonObject       *resolved,
+            GError          **error)
+{
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(CliSignals) signals = cli_signals_install (cancellable);
+  Warmup warmup = {
+    .common = common,
+    .resolved = resolved,
+    .tty = isatty (STDERR_FILENO),
+    .started = g_get_monotonic_time (),
+  };
+  gulong handler;
+  guint tick;
+  gboolean ok;
+
+  handler = g_signal_connect (executor, "runtime-resolved",
+                              G_CALLBACK (on_runtime_resolved), &warmup);
+  tick = g_timeout_add_seconds (1, on_warmup_tick, &warmup);
+
+  nix_exec_executor_warmup_async (executor, cancellable, on_warmup_done, &warmup);
+  while (warmup.result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+
+  g_source_remove (tick);
+  g_signal_handler_disconnect (executor, handler);
+  warmup_close_line (&warmup);
+
+  ok = nix_exec_executor_warmup_finish (executor, warmup.result, error);
+  g_object_unref (warmup.result);
+  return ok;
+}

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What the parts of the `nixexec` command line share: the options every
+ * command takes, the exit codes, and the helpers that turn options into a
+ * NixExecConfig, effects and languages. The tool uses the public API of
+ * nixexec-glib only.
+ */
+#pragma once
+
+#include <nixexec-glib.h>
+
+G_BEGIN_DECLS
+
+/* The exit codes, documented in `nixexec --help` and docs/cli.md. */
+typedef enum {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_STAGE_FAILED = 1,  /* STAGE_FAILED, INVALID_OUTPUT, OUTPUT_TOO_LARGE */
+  CLI_EXIT_USAGE = 2,         /* bad option, bad input, unknown effect or language */
+  CLI_EXIT_NOT_FOUND = 3,     /* STAGE_NOT_FOUND, INVALID_STAGE */
+  CLI_EXIT_TIMED_OUT = 4,     /* TIMED_OUT */
+  CLI_EXIT_NIX = 5,           /* NIX_*, lock files, runtimes, the cache directory */
+  CLI_EXIT_ISOLATION = 6,     /* ISOLATION_UNAVAILABLE (reserved) */
+  CLI_EXIT_CANCELLED = 130,   /* SIGINT or SIGTERM */
+} CliExit;
+
+/* Errors the tool itself finds in what it was given. */
+#define CLI_ERROR (cli_error_quark ())
+
+typedef enum {
+  CLI_ERROR_USAGE,  /* a bad command line */
+  CLI_ERROR_INPUT,  /* a bad input value, stage file or store path */
+} CliError;
+
+GQuark cli_error_quark (void);
+
+/* The options every command takes; see cli_common_option_group(). */
+typedef struct
+{
+  char      *flake;        /* owned, nullable: --flake, else NIXEXEC_FLAKE */
+  gboolean   offline;      /* --offline, or NIXEXEC_OFFLINE=1 */
+  GPtrArray *nix_options;  /* char *, owned: NIXEXEC_OFFLINE's, then --nix-option's */
+  char      *nix_path;     /* owned, nullable: --nix */
+  char      *cache_dir;    /* owned, nullable: --cache-dir */
+  gboolean   json;
+  gboolean   quiet;
+  gboolean   verbose;
+} CliCommon;
+
+void           cli_common_init             (CliCommon     *common);
+void           cli_common_clear            (CliCommon     *common);
+/* A group for a GOptionContext, writing into @common; several contexts may
+ * share one CliCommon (global options before the command, and after it). */
+GOptionGroup  *cli_common_option_group     (CliCommon     *common);
+/* Parses a command's options: @entries and the common ones, all shown by
+ * `nixexec COMMAND --help`. On return argc/argv hold the arguments, the
+ * command's name first. */
+gboolean       cli_parse_command_options   (CliCommon           *common,
+                                            const char          *command,
+                                            const char          *parameters,
+                                            const char          *summary,
+                                            const GOptionEntry  *entries,
+                                            int                 *argc,
+                                            char              ***argv,
+                                            GError             **error);
+/* Appends "(see `nixexec COMMAND --help`)" to a usage error. */
+void           cli_add_help_hint           (GError             **error,
+                                            const char          *command);
+/* A config from the options and the environment. */
+NixExecConfig *cli_common_make_config      (CliCommon     *common);
+
+/* Prints `nixexec: MESSAGE` (the first line of it unless --verbose) on
+ * stderr, and with --json the whole error as {"error": {…}} on stdout, and
+ * returns the exit code for @error. */
+int            cli_report_error            (CliCommon     *common,
+                                            const GError  *error);
+int            cli_exit_code_for_error     (const GError  *error);
+void           cli_usage_error             (GError       **error,
+                                            const char    *format,
+                                            ...) G_GNUC_PRINTF (2, 3);
+
+/* `nixexec: warning: …` for GLib warnings and messages, such as the
+ * executor's warning about host runtimes. */
+void           cli_install_log_writer      (void);
+
+/* Progress lines on stderr, unless --quiet. */
+void           cli_info                    (CliCommon     *common,
+                                            const char    *format,
+                                            ...) G_GNUC_PRINTF (2, 3);
+
+/* The canonical language tag (python, javascript, bash) for a tag given
+ * by the user, or NULL with CLI_ERROR_USAGE. */
+const char    *cli_language_from_tag       (const char    *tag,
+                                            GError       **error);
+/* The language of a stage file, from its extension. */
+const char    *cli_language_from_filename  (const char    *filename,
+                                            GError       **error);
+/* The id a stage file gets by default: its basename without extension. */
+char          *cli_stage_id_from_filename  (const char    *filename);
+
+/* `network,fs-read=/p,…` to an effect set, or NULL with CLI_ERROR_USAGE
+ * naming the valid effects. */
+NixExecEffectSet *cli_parse_effects        (const char    *text,
+                                            GError       **error);
+/* The reverse, for listings: `network, fs-read=/p`. */
+char          *cli_format_effects          (NixExecEffectSet *effects);
+/* The list of entries of an effect set, as in its JSON form. */
+JsonNode      *cli_effects_to_json_array   (NixExecEffectSet *effects);
+
+/* Reads a whole stage file, mapping failures to CLI_ERROR_INPUT. */
+char          *cli_read_stage_file         (const char    *path,
+                                            GError       **error);
+/* Checks that a store file exists (the library reads a missing file as an
+ * empty store, which hides typos). */
+gboolean       cli_check_store_exists      (const char    *path,
+                                            GError       **error);
+
+/* Prints @node on stdout: compact, or indented when stdout is a terminal. */
+void           cli_print_json              (JsonNode      *node);
+
+/* Cancels @cancellable on SIGINT and SIGTERM while it is installed. */
+typedef struct _CliSignals CliSignals;
+
+CliSignals    *cli_signals_install         (GCancellable  *cancellable);
+gboolean       cli_signals_caught          (CliSignals    *signals);
+void           cli_signals_free            (CliSignals    *signals);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CliSignals, cli_signals_free)
+
+/* The commands. @argc and @argv start at the command's name. */
+int            cli_command_doctor          (CliCommon     *common,
+                                            int            argc,
+                                            char         **argv);
+
+/* Adds trivial stages for python, javascript and bash, so that a warmup
+ * resolves all three runtimes. */
+gboolean       cli_register_all_languages  (NixExecExecutor *executor,
+                                            GError         **error);
+/* Runs a warmup on the default main context, with progress on stderr.
+ * With @resolved non-NULL, adds runtime → store path (or null) to it. */
+gboolean       cli_warmup                  (CliCommon       *common,
+                                            NixExecExecutor *executor,
+                                            JsonObject      *resolved,
+                                            GError         **error);
+
+G_END_DECLS
