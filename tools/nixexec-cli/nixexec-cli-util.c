@@ -632,7 +632,9 @@ cli_parse_effects (const char  *text,
                    GError     **error)
 {
   g_autoptr(NixExecEffectSet) effects = nix_exec_effect_set_new ();
-  g_auto(GStrv) items = g_strsplit (text, ",", -1);
+  /* g_strsplit() gives no item at all for "": one empty item instead, so
+   * that an empty --effects is refused as any empty item is. */
+  g_auto(GStrv) items = *text != '\0' ? g_strsplit (text, ",", -1) : g_strsplit (" ", ",", -1);
 
   for (guint i = 0; items[i] != NULL; i++)
     {

@@ -222,6 +222,8 @@ read_input (const char  *input_option,
           return NULL;
         }
       bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+      if (g_bytes_get_size (bytes) == 0)
+        return json_node_new (JSON_NODE_NULL);
       text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
       if (strlen (text) != g_bytes_get_size (bytes))
         {
