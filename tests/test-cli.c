@@ -757,6 +757,27 @@ test_warmup (Fixture       *fixture,
   g_assert_nonnull (strstr (json_object_get_string_member (report, "flake_url"), "narHash="));
 }
 
+/* A private copy of the runtime flake, whose python3 is named @name: a
+ * new name is a new store path. */
+static void
+write_flake (Fixture    *fixture,
+             const char *name)
+{
+  g_autofree char *source = g_build_filename (g_getenv ("G_TEST_SRCDIR"), "runtime-flake",
+                                              "flake.nix", NULL);
+  g_autofree char *flake_dir = fixture_path (fixture, "flake");
+  g_autofree char *target = g_build_filename (flake_dir, "flake.nix", NULL);
+  g_autofree char *quoted = g_strdup_printf ("\"%s\"", name);
+  g_autofree char *text = NULL;
+  g_autoptr(GString) changed = NULL;
+
+  g_assert_true (g_file_get_contents (source, &text, NULL, NULL));
+  changed = g_string_new (text);
+  g_assert_cmpuint (g_string_replace (changed, "\"nixexec-test-python3\"", quoted, 0), ==, 1);
+  g_assert_cmpint (g_mkdir_with_parents (flake_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (target, changed->str, -1, NULL));
+}
+
 static void
 test_lock (Fixture       *fixture,
            gconstpointer  user_data)
@@ -764,38 +785,61 @@ test_lock (Fixture       *fixture,
   g_auto(Run) lock = { 0, };
   g_auto(Run) here = { 0, };
   g_auto(Run) elsewhere = { 0, };
+  g_auto(Run) unlocked = { 0, };
   g_autofree char *lock_path = fixture_path (fixture, "nixexec.lock.json");
   g_autofree char *lock_text = NULL;
+  g_autofree char *flake_dir = fixture_path (fixture, "flake");
+  g_autofree char *flake = g_strdup_printf ("path:%s", flake_dir);
   g_autofree char *other_cache = fixture_path (fixture, "other-cache");
+  g_autofree char *third_cache = fixture_path (fixture, "third-cache");
   g_autoptr(JsonObject) lock_object = NULL;
   g_autoptr(JsonObject) here_result = NULL;
   g_autoptr(JsonObject) elsewhere_result = NULL;
+  g_autoptr(JsonObject) unlocked_result = NULL;
   const char *pinned;
 
   write_file (fixture, "greet.py", greet_py);
+  write_flake (fixture, "nixexec-cli-lock-first");
 
   /* The default output is ./nixexec.lock.json. */
-  run_cli (fixture, &lock, NULL, "lock", NULL);
+  run_cli (fixture, &lock, NULL, "--flake", flake, "lock", NULL);
   g_assert_cmpint (lock.status, ==, 0);
   g_assert_true (g_file_get_contents (lock_path, &lock_text, NULL, NULL));
   lock_object = parse_object (lock_text);
   pinned = json_object_get_string_member (json_object_get_object_member (lock_object, "runtimes"),
                                           "python3");
-  g_assert_true (g_str_has_prefix (pinned, "/nix/store/"));
+  g_assert_true (g_str_has_suffix (pinned, "-nixexec-cli-lock-first"));
+  g_assert_cmpuint (json_object_get_size (json_object_get_object_member (lock_object,
+                                                                         "runtimes")), ==, 3);
 
-  run_cli (fixture, &here, NULL, "run", "--json", "greet.py", "-i", "{\"name\": \"a\"}", NULL);
+  run_cli (fixture, &here, NULL, "run", "--flake", flake, "--json", "greet.py",
+           "-i", "{\"name\": \"a\"}", NULL);
   g_assert_cmpint (here.status, ==, 0);
   here_result = parse_object (here.out);
   g_assert_cmpstr (json_object_get_string_member (here_result, "runtime_path"), ==, pinned);
 
-  /* A fresh cache, as on another machine: the lock gives the same path. */
-  run_cli_with_cache (fixture, other_cache, &elsewhere, "run", "--json", "--lock",
-                      "nixexec.lock.json", "greet.py", "-i", "{\"name\": \"b\"}", NULL);
+  /* The flake moves on. */
+  write_flake (fixture, "nixexec-cli-lock-second");
+
+  /* A fresh cache, as on another machine: the lock still gives the path
+   * it pinned, and the locked flake URL. */
+  run_cli_with_cache (fixture, other_cache, &elsewhere, "run", "--flake", flake, "--json",
+                      "--lock", "nixexec.lock.json", "greet.py", "-i", "{\"name\": \"b\"}",
+                      NULL);
   g_assert_cmpint (elsewhere.status, ==, 0);
   elsewhere_result = parse_object (elsewhere.out);
   g_assert_cmpstr (json_object_get_string_member (elsewhere_result, "runtime_path"), ==, pinned);
   g_assert_cmpstr (json_object_get_string_member (elsewhere_result, "flake_url"), ==,
                    json_object_get_string_member (lock_object, "flake"));
+
+  /* Without the lock, a fresh cache follows the flake. */
+  run_cli_with_cache (fixture, third_cache, &unlocked, "run", "--flake", flake, "--json",
+                      "greet.py", "-i", "{\"name\": \"c\"}", NULL);
+  g_assert_cmpint (unlocked.status, ==, 0);
+  unlocked_result = parse_object (unlocked.out);
+  g_assert_true (g_str_has_suffix (json_object_get_string_member (unlocked_result,
+                                                                  "runtime_path"),
+                                   "-nixexec-cli-lock-second"));
 }
 
 static void

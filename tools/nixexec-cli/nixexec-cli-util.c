@@ -904,7 +904,9 @@ static gboolean
 on_warmup_tick (gpointer user_data)
 {
   Warmup *warmup = user_data;
-  gint64 seconds = (g_get_monotonic_time () - warmup->started) / G_USEC_PER_SEC;
+  /* Rounded: the ticks come a hair early or late. */
+  gint64 seconds = (g_get_monotonic_time () - warmup->started + G_USEC_PER_SEC / 2) /
+                   G_USEC_PER_SEC;
 
   if (warmup->common->quiet)
     return G_SOURCE_CONTINUE;
