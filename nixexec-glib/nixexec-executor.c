@@ -31,6 +31,7 @@
 #include "nixexec-executor.h"
 #include "nixexec-result-private.h"
 #include "nixexec-runtimes-private.h"
+#include "nixexec-slots-private.h"
 #include "nixexec-wrapper-private.h"
 
 /**
@@ -87,6 +88,7 @@ struct _NixExecExecutor
   char          *nix_path; /* owned */
 
   NixExecRuntimes *runtimes; /* owned; thread-safe on its own */
+  NixExecSlots  *slots;    /* owned; thread-safe on its own */
 
   GMutex         lock;     /* guards every field below */
   GHashTable    *stages;   /* id (owned) → NixExecStage (owned) */
@@ -155,6 +157,8 @@ nix_exec_executor_initable_init (GInitable     *initable,
 
   if (self->runtimes != NULL)
     return TRUE;
+
+  self->slots = nix_exec_slots_new (nix_exec_config_get_max_concurrency (self->config));
 
   if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
     {
@@ -228,6 +232,7 @@ nix_exec_executor_finalize (GObject *object)
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
 
   g_clear_object (&self->runtimes);
+  g_clear_pointer (&self->slots, nix_exec_slots_unref);
   g_free (self->nix_path);
   g_mutex_clear (&self->lock);
 
@@ -827,6 +832,7 @@ typedef struct
   char            *script_path;  /* owned */
   GBytes          *input;        /* owned */
   NixExecRuntime  *runtime;      /* owned, once resolved */
+  NixExecSlots    *slot;         /* owned while the stage holds a slot */
 } ExecuteData;
 
 static void
@@ -836,6 +842,11 @@ execute_data_free (ExecuteData *data)
   g_free (data->script_path);
   g_clear_pointer (&data->input, g_bytes_unref);
   g_clear_pointer (&data->runtime, nix_exec_runtime_free);
+  if (data->slot != NULL)
+    {
+      nix_exec_slots_release (data->slot);
+      nix_exec_slots_unref (data->slot);
+    }
   g_free (data);
 }
 
@@ -1066,6 +1077,12 @@ on_stage_done (GObject      *object,
   JsonNode *output;
 
   child = nix_exec_child_run_finish (result, &error);
+
+  /* The stage is over: the next queued call may start before this one's
+   * result is even looked at. */
+  nix_exec_slots_release (data->slot);
+  g_clear_pointer (&data->slot, nix_exec_slots_unref);
+
   if (child == NULL)
     {
       if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT))
@@ -1113,9 +1130,9 @@ on_stage_done (GObject      *object,
 }
 
 static void
-on_runtime_resolved (GObject      *object,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+on_slot_acquired (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   NixExecExecutor *self = g_task_get_source_object (task);
@@ -1124,12 +1141,17 @@ on_runtime_resolved (GObject      *object,
   const char *argv[3];
   guint timeout_secs;
 
-  data->runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
-  if (data->runtime == NULL)
+  if (!nix_exec_slots_acquire_finish (result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  data->slot = nix_exec_slots_ref (self->slots);
+
+  /* Cancelled while it waited, and granted anyway: give the slot back
+   * (freeing the task data does) rather than start the stage. */
+  if (g_task_return_error_if_cancelled (task))
+    return;
 
   argv[0] = data->runtime->interpreter;
   argv[1] = data->script_path;
@@ -1148,6 +1170,29 @@ static void execute_start (NixExecExecutor *self,
                            const char      *stage_id,
                            JsonNode        *input,
                            GTask           *task);
+
+static void
+on_runtime_resolved (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = g_task_get_source_object (task);
+  ExecuteData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  data->runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
+  if (data->runtime == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* Wait for a turn (max-concurrency); the stage's deadline only starts
+   * when its process does. */
+  nix_exec_slots_acquire_async (self->slots, g_task_get_cancellable (task),
+                                on_slot_acquired, g_object_ref (task));
+}
 
 /**
  * nix_exec_executor_execute_async:
