@@ -680,6 +680,27 @@ token_is_name (const Token *token,
          memcmp (token->start, name, token->length) == 0;
 }
 
+/* A NAME that can name a module: not one of Python's hard keywords. */
+static gboolean
+token_is_identifier (const Token *token)
+{
+  static const char * const keywords[] = {
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break",
+    "class", "continue", "def", "del", "elif", "else", "except", "finally",
+    "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+  };
+
+  if (token->kind != TOKEN_NAME)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (keywords); i++)
+    {
+      if (token_is_name (token, keywords[i]))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 token_is_op (const Token *token,
              char         op)
@@ -740,7 +761,7 @@ read_dotted_name (Lexer   *lexer,
   Token token;
 
   lexer_next (lexer, &token);
-  if (token.kind != TOKEN_NAME)
+  if (!token_is_identifier (&token))
     {
       *lexer = before;
       return FALSE;
@@ -756,7 +777,7 @@ read_dotted_name (Lexer   *lexer,
       if (!token_is_op (&token, '.'))
         break;
       lexer_next (lexer, &name);
-      if (name.kind != TOKEN_NAME)
+      if (!token_is_identifier (&name))
         break;
       g_string_append_c (out, '.');
       g_string_append_len (out, name.start, name.length);
@@ -874,7 +895,7 @@ parse_from (Lexer      *lexer,
     do
       {
         lexer_next (lexer, &token);
-        if (token.kind != TOKEN_NAME)
+        if (!token_is_identifier (&token))
           break;
         g_string_append_c (module, '.');
         g_string_append_len (module, token.start, token.length);
@@ -1075,14 +1096,14 @@ nix_exec_pydeps_validate_pip_spec (const char  *spec,
     reason = "it is empty";
   else if (length > MAX_PIP_SPEC_LENGTH)
     reason = "it is too long";
-  else if (strpbrk (spec, " \t\r\n\f\v") != NULL)
-    reason = "it holds white space";
   else if (strstr (spec, "://") != NULL || strchr (spec, '@') != NULL)
     reason = "URLs and direct references are not accepted";
   else if (strchr (spec, ';') != NULL)
     reason = "environment markers are not accepted";
   else if (strpbrk (spec, "[]") != NULL)
     reason = "extras are not accepted";
+  else if (strpbrk (spec, " \t\r\n\f\v") != NULL)
+    reason = "it holds white space";
   else if (eq == NULL && strpbrk (spec, "<>=!~") != NULL)
     reason = "only an exact pin (name==version) is accepted";
   else if (eq == NULL)

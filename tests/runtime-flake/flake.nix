@@ -10,9 +10,10 @@
 # dependencies use: python3.pkgs, a set of (two tiny fake) packages, and
 # python3.withPackages (ps: [ ps.a ps.b ]), an interpreter that can import
 # them. The fake packages' attribute names are their import names, as for
-# most of nixpkgs' python3Packages; nixexec-fake-beta is also reachable under
-# a name that is not a Nix identifier, so that quoted attributes are tested
-# against real nix too.
+# most of nixpkgs' python3Packages. nixexec_fake_beta has two more names:
+# nixexec-fake-beta, hyphenated like most of nixpkgs' attributes, and
+# "nixexec.fake.beta", which is no Nix identifier and has to be quoted, so
+# that both forms of `ps.<attr>` are tried on real nix.
 #
 # Builders have no PATH: every command is named by its absolute path, and the
 # files' contents come in through the environment.
@@ -47,7 +48,8 @@
       pythonPackages = rec {
         nixexec_fake_alpha = fakePythonPackage "nixexec_fake_alpha" "alpha";
         nixexec_fake_beta = fakePythonPackage "nixexec_fake_beta" "beta";
-        "nixexec-fake-beta" = nixexec_fake_beta;
+        nixexec-fake-beta = nixexec_fake_beta;
+        "nixexec.fake.beta" = nixexec_fake_beta;
       };
 
       # The host's python3 with the packages' site directories in front of
