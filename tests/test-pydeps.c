@@ -89,8 +89,12 @@ static const ScanCase scan_cases[] = {
     "import beta\n"
     "h = f\"{x:{w}.{p}} import fake_h\"\n"
     "i = f\"{'}'} import fake_i\"\n"
-    "import gamma\n",
-    { "alpha", "beta", "gamma" } },
+    "import gamma\n"
+    "j = f\"{'{'} import fake_j\"\n"
+    "k = f\"{'#'} import fake_k\"\n"
+    "l = rf\"\\N{'{'}\"\n"
+    "import delta\n",
+    { "alpha", "beta", "gamma", "delta" } },
   { "comments",
     "# import fake_a\n"
     "x = 1  # import fake_b\n"
@@ -185,8 +189,14 @@ static const ScanCase scan_cases[] = {
     /* 3.12: the outer quote inside a field. */
     "a = f\"{x[\"import fake_a\"]}\"\n"
     "b = f\"{'\\n'.join(y)} {f\"{z}\"}\"\n"
-    "import alpha\n",
-    { "alpha" } },
+    "import alpha\n"
+    /* 3.12: fields over several lines, with comments. */
+    "c = f\"playlist: {\", \".join([\n"
+    "    'a',  # My, my, those eyes {\n"
+    "    'b',\n"
+    "])}\"\n"
+    "import beta\n",
+    { "alpha", "beta" } },
   { "t-strings",
     /* 3.14 */
     "a = t\"import fake_a {x}\"\n"
