@@ -362,6 +362,40 @@ test_scan_deep_nesting (void)
 }
 
 static void
+test_scan_random_input (void)
+{
+  /* Pieces of everything the tokenizer treats specially. */
+  static const char * const pieces[] = {
+    "\"", "'", "\"\"\"", "'''", "\\", "{", "}", "{{", "}}", "(", ")", "[", "]", "#", ":",
+    ";", ".", ",", "\n", "\r", "\r\n", " ", "\t", "f", "rb", "Rf", "t", "u", "x", "\\N{",
+    "import ", "from ", " as ", "requires:", "# requires: a, ", "1.5", "\xc3\xa9", "\xff",
+    "==", "$", "!r",
+  };
+
+  g_test_summary ("Random sequences of the tokenizer's special pieces are scanned "
+                  "without reading out of bounds (run under ASan)");
+
+  for (guint n = 0; n < 3000; n++)
+    {
+      g_autoptr(GString) code = g_string_new (NULL);
+      guint length = g_test_rand_int_range (0, 60);
+      g_auto(GStrv) imports = NULL;
+      g_auto(GStrv) attrs = NULL;
+      g_autoptr(GError) error = NULL;
+
+      for (guint i = 0; i < length; i++)
+        g_string_append (code, pieces[g_test_rand_int_range (0, G_N_ELEMENTS (pieces))]);
+
+      imports = nix_exec_pydeps_scan_imports (code->str);
+      g_assert_nonnull (imports);
+      attrs = nix_exec_pydeps_resolve (code->str, NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP, NULL, &error);
+      g_assert_true ((attrs != NULL) != (error != NULL));
+      for (guint i = 0; attrs != NULL && attrs[i] != NULL; i++)
+        g_assert_true (nix_exec_pydeps_validate_attr (attrs[i], NULL));
+    }
+}
+
+static void
 test_stdlib (void)
 {
   static const char * const stdlib[] = {
@@ -1028,6 +1062,7 @@ main (int   argc,
     }
   g_test_add_func ("/nixexec/pydeps/scan/agrees-with-ast", test_scan_agrees_with_ast);
   g_test_add_func ("/nixexec/pydeps/scan/deep-nesting", test_scan_deep_nesting);
+  g_test_add_func ("/nixexec/pydeps/scan/random-input", test_scan_random_input);
   g_test_add_func ("/nixexec/pydeps/stdlib", test_stdlib);
   g_test_add_func ("/nixexec/pydeps/attr-for-import", test_attr_for_import);
   g_test_add_func ("/nixexec/pydeps/requires/parse", test_requires);
