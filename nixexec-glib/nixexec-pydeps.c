@@ -64,8 +64,9 @@
 
 /* sys.stdlib_module_names of CPython 3.11, sorted by strcmp(), made with
  *   python3 -c 'import sys; print(sorted(sys.stdlib_module_names))'
- * Kept as of 3.11 even where later versions dropped a module (distutils,
- * imp, ...): nixpkgs has no attribute for those either. */
+ * Kept as of 3.11 where later versions dropped a module (distutils, imp,
+ * ...): a stage on a newer runtime that needs one names its replacement in
+ * a `# requires:` line. */
 static const char * const stdlib_modules[] = {
   "__future__", "_abc", "_aix_support", "_ast", "_asyncio", "_bisect",
   "_blake2", "_bootsubprocess", "_bz2", "_codecs", "_codecs_cn",
