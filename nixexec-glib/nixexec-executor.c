@@ -29,6 +29,7 @@
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
 #include "nixexec-executor.h"
+#include "nixexec-pydeps-private.h"
 #include "nixexec-result-private.h"
 #include "nixexec-runtimes-private.h"
 #include "nixexec-slots-private.h"
@@ -684,6 +685,28 @@ lookup_stage (NixExecExecutor *self,
   return stage;
 }
 
+/* The nixpkgs python3Packages a Python stage needs: what it imports, mapped
+ * to attribute names, and what its `# requires:` lines name. NULL-terminated
+ * and possibly empty; NULL with INVALID_STAGE for a bad `# requires:`. */
+static GStrv
+stage_python_packages (NixExecStage  *stage,
+                       GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) pip_specs = NULL;
+  GStrv packages;
+
+  packages = nix_exec_pydeps_resolve (nix_exec_stage_get_code (stage), NIX_EXEC_PYDEPS_FLAGS_NONE,
+                                      &pip_specs, &local_error);
+  if (packages == NULL)
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                   "Stage “%s”: %s", nix_exec_stage_get_id (stage), local_error->message);
+      return NULL;
+    }
+  return packages;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Warmup                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -751,10 +774,12 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  gboolean needed[NIX_EXEC_N_LANGUAGES] = { FALSE, };
+  /* runtime key → stage needing it; each distinct runtime is resolved once */
+  g_autoptr(GHashTable) needed = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                         g_free, g_object_unref);
   WarmupData *data;
   GHashTableIter iter;
-  gpointer value;
+  gpointer key, value;
 
   g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -768,9 +793,18 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       NixExecLanguage language;
+      g_auto(GStrv) packages = NULL;
 
-      if (nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
-        needed[language] = TRUE;
+      if (!nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
+        continue;
+      /* A stage with a bad `# requires:` fails when it runs, with its own
+       * message; it does not stop the other runtimes from warming up. */
+      if (language == NIX_EXEC_LANGUAGE_PYTHON &&
+          (packages = stage_python_packages (value, NULL)) == NULL)
+        continue;
+      g_hash_table_replace (needed,
+                            nix_exec_runtimes_key (language, (const char * const *) packages),
+                            g_object_ref (value));
     }
   g_mutex_unlock (&self->lock);
 
@@ -778,20 +812,24 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   g_task_set_task_data (task, data, (GDestroyNotify) warmup_data_free);
 
   /* Count first, then start: a runtime already resolved answers at once. */
-  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
-    data->pending += needed[i] ? 1 : 0;
-
+  data->pending = g_hash_table_size (needed);
   if (data->pending == 0)
     {
       g_task_return_boolean (task, TRUE);
       return;
     }
 
-  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
+  g_hash_table_iter_init (&iter, needed);
+  while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      if (needed[i])
-        nix_exec_runtimes_resolve_async (self->runtimes, i, NULL, cancellable,
-                                         on_warmup_resolved, g_object_ref (task));
+      NixExecLanguage language;
+      g_auto(GStrv) packages = NULL;
+
+      nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL);
+      if (language == NIX_EXEC_LANGUAGE_PYTHON)
+        packages = stage_python_packages (value, NULL);
+      nix_exec_runtimes_resolve_async (self->runtimes, language, (const char * const *) packages,
+                                       cancellable, on_warmup_resolved, g_object_ref (task));
     }
 }
 
@@ -831,6 +869,7 @@ typedef struct
   NixExecLanguage  language;
   char            *script_path;  /* owned */
   GBytes          *input;        /* owned */
+  GStrv            python_packages; /* owned, NULL but for Python */
   NixExecRuntime  *runtime;      /* owned, once resolved */
   NixExecSlots    *slot;         /* owned while the stage holds a slot */
 } ExecuteData;
@@ -842,6 +881,7 @@ execute_data_free (ExecuteData *data)
   g_free (data->script_path);
   g_clear_pointer (&data->input, g_bytes_unref);
   g_clear_pointer (&data->runtime, nix_exec_runtime_free);
+  g_strfreev (data->python_packages);
   if (data->slot != NULL)
     {
       nix_exec_slots_release (data->slot);
@@ -1282,6 +1322,16 @@ execute_start (NixExecExecutor *self,
       return;
     }
 
+  if (data->language == NIX_EXEC_LANGUAGE_PYTHON)
+    {
+      data->python_packages = stage_python_packages (stage, &error);
+      if (data->python_packages == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+    }
+
   /* A small write, once per stage and cache: the script is reused by every
    * later call, from any executor or process. */
   data->script_path = nix_exec_wrapper_ensure_script (nix_exec_config_get_cache_dir (self->config),
@@ -1296,7 +1346,8 @@ execute_start (NixExecExecutor *self,
   data->input = g_bytes_new_take (input_text, strlen (input_text));
 
   cancellable = g_task_get_cancellable (task);
-  nix_exec_runtimes_resolve_async (self->runtimes, data->language, NULL, cancellable,
+  nix_exec_runtimes_resolve_async (self->runtimes, data->language,
+                                   (const char * const *) data->python_packages, cancellable,
                                    on_runtime_resolved, g_steal_pointer (&task));
 }
 
