@@ -34,6 +34,7 @@ struct _NixExecConfig
   GStrv     nix_options;   /* never NULL, possibly empty */
   NixExecRuntimeSource runtime_source;
   char     *lock_file;     /* NULL: the executor keeps its own lock */
+  guint     max_concurrency; /* 0: unlimited */
 };
 
 G_DEFINE_FINAL_TYPE (NixExecConfig, nix_exec_config, G_TYPE_OBJECT)
@@ -50,6 +51,7 @@ enum {
   PROP_NIX_OPTIONS,
   PROP_RUNTIME_SOURCE,
   PROP_LOCK_FILE,
+  PROP_MAX_CONCURRENCY,
   N_PROPS
 };
 
@@ -137,6 +139,9 @@ nix_exec_config_get_property (GObject    *object,
     case PROP_LOCK_FILE:
       g_value_set_string (value, self->lock_file);
       break;
+    case PROP_MAX_CONCURRENCY:
+      g_value_set_uint (value, self->max_concurrency);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -181,6 +186,9 @@ nix_exec_config_set_property (GObject      *object,
       break;
     case PROP_LOCK_FILE:
       nix_exec_config_set_lock_file (self, g_value_get_string (value));
+      break;
+    case PROP_MAX_CONCURRENCY:
+      nix_exec_config_set_max_concurrency (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -353,6 +361,23 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
                          G_PARAM_READWRITE |
                          G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
+  /**
+   * NixExecConfig:max-concurrency:
+   *
+   * How many stages one executor runs at once; 0 means no limit. The
+   * default is the number of CPUs. Calls beyond the limit wait in a FIFO
+   * queue, can be cancelled while they wait, and their
+   * [property@NixExec.Config:timeout-secs] only starts counting when their
+   * stage starts.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_CONCURRENCY] =
+    g_param_spec_uint ("max-concurrency", NULL, NULL,
+                       0, G_MAXUINT, 1,
+                       G_PARAM_READWRITE |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -360,6 +385,7 @@ static void
 nix_exec_config_init (NixExecConfig *self)
 {
   self->timeout_secs = NIX_EXEC_DEFAULT_TIMEOUT_SECS;
+  self->max_concurrency = g_get_num_processors ();
   self->max_output_bytes = NIX_EXEC_DEFAULT_MAX_OUTPUT_BYTES;
   self->max_stderr_bytes = NIX_EXEC_DEFAULT_MAX_STDERR_BYTES;
   self->flake_ref = g_strdup (NIX_EXEC_DEFAULT_FLAKE_REF);
@@ -844,4 +870,44 @@ nix_exec_config_set_lock_file (NixExecConfig *self,
 
   if (replace_string (&self->lock_file, lock_file))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LOCK_FILE]);
+}
+
+/**
+ * nix_exec_config_get_max_concurrency:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:max-concurrency].
+ *
+ * Returns: how many stages run at once, or 0 for no limit
+ *
+ * Since: 1.0
+ */
+guint
+nix_exec_config_get_max_concurrency (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), 0);
+
+  return self->max_concurrency;
+}
+
+/**
+ * nix_exec_config_set_max_concurrency:
+ * @self: a [class@NixExec.Config]
+ * @max_concurrency: how many stages run at once, or 0 for no limit
+ *
+ * Sets [property@NixExec.Config:max-concurrency].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_max_concurrency (NixExecConfig *self,
+                                     guint          max_concurrency)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (self->max_concurrency == max_concurrency)
+    return;
+
+  self->max_concurrency = max_concurrency;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENCY]);
 }

@@ -124,5 +124,10 @@ const char         *nix_exec_config_get_lock_file        (NixExecConfig      *se
 NIX_EXEC_AVAILABLE_IN_ALL
 void                nix_exec_config_set_lock_file        (NixExecConfig      *self,
                                                           const char         *lock_file);
+NIX_EXEC_AVAILABLE_IN_ALL
+guint               nix_exec_config_get_max_concurrency  (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_max_concurrency  (NixExecConfig      *self,
+                                                          guint               max_concurrency);
 
 G_END_DECLS

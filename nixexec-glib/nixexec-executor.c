@@ -29,8 +29,10 @@
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
 #include "nixexec-executor.h"
+#include "nixexec-pydeps-private.h"
 #include "nixexec-result-private.h"
 #include "nixexec-runtimes-private.h"
+#include "nixexec-slots-private.h"
 #include "nixexec-wrapper-private.h"
 
 /**
@@ -87,6 +89,7 @@ struct _NixExecExecutor
   char          *nix_path; /* owned */
 
   NixExecRuntimes *runtimes; /* owned; thread-safe on its own */
+  NixExecSlots  *slots;    /* owned; thread-safe on its own */
 
   GMutex         lock;     /* guards every field below */
   GHashTable    *stages;   /* id (owned) → NixExecStage (owned) */
@@ -155,6 +158,8 @@ nix_exec_executor_initable_init (GInitable     *initable,
 
   if (self->runtimes != NULL)
     return TRUE;
+
+  self->slots = nix_exec_slots_new (nix_exec_config_get_max_concurrency (self->config));
 
   if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
     {
@@ -228,6 +233,7 @@ nix_exec_executor_finalize (GObject *object)
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
 
   g_clear_object (&self->runtimes);
+  g_clear_pointer (&self->slots, nix_exec_slots_unref);
   g_free (self->nix_path);
   g_mutex_clear (&self->lock);
 
@@ -679,6 +685,28 @@ lookup_stage (NixExecExecutor *self,
   return stage;
 }
 
+/* The nixpkgs python3Packages a Python stage needs: what it imports, mapped
+ * to attribute names, and what its `# requires:` lines name. NULL-terminated
+ * and possibly empty; NULL with INVALID_STAGE for a bad `# requires:`. */
+static GStrv
+stage_python_packages (NixExecStage  *stage,
+                       GError       **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_auto(GStrv) pip_specs = NULL;
+  GStrv packages;
+
+  packages = nix_exec_pydeps_resolve (nix_exec_stage_get_code (stage), NIX_EXEC_PYDEPS_FLAGS_NONE,
+                                      &pip_specs, &local_error);
+  if (packages == NULL)
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                   "Stage “%s”: %s", nix_exec_stage_get_id (stage), local_error->message);
+      return NULL;
+    }
+  return packages;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Warmup                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -746,10 +774,12 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  gboolean needed[NIX_EXEC_N_LANGUAGES] = { FALSE, };
+  /* runtime key → stage needing it; each distinct runtime is resolved once */
+  g_autoptr(GHashTable) needed = g_hash_table_new_full (g_str_hash, g_str_equal,
+                                                         g_free, g_object_unref);
   WarmupData *data;
   GHashTableIter iter;
-  gpointer value;
+  gpointer key, value;
 
   g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -763,9 +793,18 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       NixExecLanguage language;
+      g_auto(GStrv) packages = NULL;
 
-      if (nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
-        needed[language] = TRUE;
+      if (!nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
+        continue;
+      /* A stage with a bad `# requires:` fails when it runs, with its own
+       * message; it does not stop the other runtimes from warming up. */
+      if (language == NIX_EXEC_LANGUAGE_PYTHON &&
+          (packages = stage_python_packages (value, NULL)) == NULL)
+        continue;
+      g_hash_table_replace (needed,
+                            nix_exec_runtimes_key (language, (const char * const *) packages),
+                            g_object_ref (value));
     }
   g_mutex_unlock (&self->lock);
 
@@ -773,20 +812,24 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   g_task_set_task_data (task, data, (GDestroyNotify) warmup_data_free);
 
   /* Count first, then start: a runtime already resolved answers at once. */
-  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
-    data->pending += needed[i] ? 1 : 0;
-
+  data->pending = g_hash_table_size (needed);
   if (data->pending == 0)
     {
       g_task_return_boolean (task, TRUE);
       return;
     }
 
-  for (guint i = 0; i < NIX_EXEC_N_LANGUAGES; i++)
+  g_hash_table_iter_init (&iter, needed);
+  while (g_hash_table_iter_next (&iter, &key, &value))
     {
-      if (needed[i])
-        nix_exec_runtimes_resolve_async (self->runtimes, i, NULL, cancellable,
-                                         on_warmup_resolved, g_object_ref (task));
+      NixExecLanguage language;
+      g_auto(GStrv) packages = NULL;
+
+      nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL);
+      if (language == NIX_EXEC_LANGUAGE_PYTHON)
+        packages = stage_python_packages (value, NULL);
+      nix_exec_runtimes_resolve_async (self->runtimes, language, (const char * const *) packages,
+                                       cancellable, on_warmup_resolved, g_object_ref (task));
     }
 }
 
@@ -826,7 +869,9 @@ typedef struct
   NixExecLanguage  language;
   char            *script_path;  /* owned */
   GBytes          *input;        /* owned */
+  GStrv            python_packages; /* owned, NULL but for Python */
   NixExecRuntime  *runtime;      /* owned, once resolved */
+  NixExecSlots    *slot;         /* owned while the stage holds a slot */
 } ExecuteData;
 
 static void
@@ -836,6 +881,12 @@ execute_data_free (ExecuteData *data)
   g_free (data->script_path);
   g_clear_pointer (&data->input, g_bytes_unref);
   g_clear_pointer (&data->runtime, nix_exec_runtime_free);
+  g_strfreev (data->python_packages);
+  if (data->slot != NULL)
+    {
+      nix_exec_slots_release (data->slot);
+      nix_exec_slots_unref (data->slot);
+    }
   g_free (data);
 }
 
@@ -1066,6 +1117,12 @@ on_stage_done (GObject      *object,
   JsonNode *output;
 
   child = nix_exec_child_run_finish (result, &error);
+
+  /* The stage is over: the next queued call may start before this one's
+   * result is even looked at. */
+  nix_exec_slots_release (data->slot);
+  g_clear_pointer (&data->slot, nix_exec_slots_unref);
+
   if (child == NULL)
     {
       if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT))
@@ -1113,9 +1170,9 @@ on_stage_done (GObject      *object,
 }
 
 static void
-on_runtime_resolved (GObject      *object,
-                     GAsyncResult *result,
-                     gpointer      user_data)
+on_slot_acquired (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
 {
   g_autoptr(GTask) task = user_data;
   NixExecExecutor *self = g_task_get_source_object (task);
@@ -1124,12 +1181,17 @@ on_runtime_resolved (GObject      *object,
   const char *argv[3];
   guint timeout_secs;
 
-  data->runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
-  if (data->runtime == NULL)
+  if (!nix_exec_slots_acquire_finish (result, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
     }
+  data->slot = nix_exec_slots_ref (self->slots);
+
+  /* Cancelled while it waited, and granted anyway: give the slot back
+   * (freeing the task data does) rather than start the stage. */
+  if (g_task_return_error_if_cancelled (task))
+    return;
 
   argv[0] = data->runtime->interpreter;
   argv[1] = data->script_path;
@@ -1148,6 +1210,29 @@ static void execute_start (NixExecExecutor *self,
                            const char      *stage_id,
                            JsonNode        *input,
                            GTask           *task);
+
+static void
+on_runtime_resolved (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = g_task_get_source_object (task);
+  ExecuteData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  data->runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
+  if (data->runtime == NULL)
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* Wait for a turn (max-concurrency); the stage's deadline only starts
+   * when its process does. */
+  nix_exec_slots_acquire_async (self->slots, g_task_get_cancellable (task),
+                                on_slot_acquired, g_object_ref (task));
+}
 
 /**
  * nix_exec_executor_execute_async:
@@ -1237,6 +1322,16 @@ execute_start (NixExecExecutor *self,
       return;
     }
 
+  if (data->language == NIX_EXEC_LANGUAGE_PYTHON)
+    {
+      data->python_packages = stage_python_packages (stage, &error);
+      if (data->python_packages == NULL)
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+    }
+
   /* A small write, once per stage and cache: the script is reused by every
    * later call, from any executor or process. */
   data->script_path = nix_exec_wrapper_ensure_script (nix_exec_config_get_cache_dir (self->config),
@@ -1251,7 +1346,8 @@ execute_start (NixExecExecutor *self,
   data->input = g_bytes_new_take (input_text, strlen (input_text));
 
   cancellable = g_task_get_cancellable (task);
-  nix_exec_runtimes_resolve_async (self->runtimes, data->language, NULL, cancellable,
+  nix_exec_runtimes_resolve_async (self->runtimes, data->language,
+                                   (const char * const *) data->python_packages, cancellable,
                                    on_runtime_resolved, g_steal_pointer (&task));
 }
 

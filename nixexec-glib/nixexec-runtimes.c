@@ -31,6 +31,7 @@
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
 #include "nixexec-nix-private.h"
+#include "nixexec-pydeps-private.h"
 #include "nixexec-runtimes-private.h"
 
 /* Enough for any answer of nix build or nix flake metadata; nix's own logs
@@ -769,26 +770,6 @@ operation_run_nix (Operation    *operation,
                             operation);
 }
 
-static char *
-python_expression (const char         *flake_url,
-                   const char * const *packages)
-{
-  g_autoptr(GString) expression = g_string_new ("(builtins.getFlake \"");
-
-  for (const char *p = flake_url; *p != '\0'; p++)
-    {
-      if (*p == '\\' || *p == '"' || (*p == '$' && p[1] == '{'))
-        g_string_append_c (expression, '\\');
-      g_string_append_c (expression, *p);
-    }
-  g_string_append_printf (expression, "\").packages.%s.python3.withPackages (ps: [",
-                          nix_exec_runtimes_get_system ());
-  for (guint i = 0; packages[i] != NULL; i++)
-    g_string_append_printf (expression, " ps.\"%s\"", packages[i]);
-  g_string_append (expression, " ])");
-  return g_string_free (g_steal_pointer (&expression), FALSE);
-}
-
 static void
 build_with_url (Operation  *operation,
                 const char *flake_url)
@@ -810,7 +791,8 @@ build_with_url (Operation  *operation,
     }
   else if (operation->python_packages != NULL && operation->python_packages[0] != NULL)
     {
-      expression = python_expression (flake_url, (const char * const *) operation->python_packages);
+      expression = nix_exec_pydeps_nix_expression (flake_url, nix_exec_runtimes_get_system (),
+                                                   (const char * const *) operation->python_packages);
     }
   else
     {

@@ -370,6 +370,56 @@ test_invalid_output (Fixture       *fixture,
 }
 
 static void
+test_python_packages (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(NixExecResult) with_packages = NULL;
+  g_autoptr(NixExecResult) plain = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+
+  /* One package found by its import, one named by a requires header: the
+   * stage runs on python3.withPackages of both, built from the flake. */
+  register_stage (fixture, "deps", "python",
+                  "# requires: nixexec-fake-beta\n"
+                  "import json\n"
+                  "import nixexec_fake_alpha\n"
+                  "def execute(input):\n"
+                  "    import nixexec_fake_beta\n"
+                  "    return [nixexec_fake_alpha.VALUE, nixexec_fake_beta.VALUE]\n");
+  /* (An import the scanner cannot see: the stage gets plain python3.) */
+  register_stage (fixture, "plain", "python",
+                  "import importlib\n"
+                  "def execute(input):\n"
+                  "    importlib.import_module('nixexec_fake_' + 'alpha')\n"
+                  "    return 1\n");
+  register_stage (fixture, "unknown", "python",
+                  "import nixexec_no_such_package\n"
+                  "def execute(input):\n    return 1\n");
+  register_stage (fixture, "bad-requires", "python",
+                  "# requires: alpha; rm -rf /\n"
+                  "def execute(input):\n    return 1\n");
+
+  with_packages = nix_exec_executor_execute_full (fixture->executor, "deps", NULL, NULL, &error);
+  g_assert_no_error (error);
+  output = nix_exec_test_to_json (nix_exec_result_get_output (with_packages));
+  g_assert_cmpstr (output, ==, "[\"alpha\",\"beta\"]");
+
+  /* The packages are on that runtime only, not on plain python3's. */
+  plain = nix_exec_executor_execute_full (fixture->executor, "plain", NULL, NULL, &error);
+  g_assert_null (plain);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED);
+  g_assert_nonnull (strstr (error->message, "ModuleNotFoundError"));
+  g_clear_error (&error);
+
+  /* A package the flake does not have is nix's error, about that package. */
+  assert_stage_error (fixture, "unknown", "null", NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                      "nixexec_no_such_package");
+  assert_stage_error (fixture, "bad-requires", "null", NIX_EXEC_ERROR,
+                      NIX_EXEC_ERROR_INVALID_STAGE, "requires");
+}
+
+static void
 test_unknown_stage (Fixture       *fixture,
                     gconstpointer  user_data)
 {
@@ -881,6 +931,7 @@ main (int   argc,
   ADD ("missing-execute", test_missing_execute);
   ADD ("syntax-error", test_syntax_error);
   ADD ("invalid-output", test_invalid_output);
+  ADD ("python-packages", test_python_packages);
   ADD ("unknown-stage", test_unknown_stage);
   ADD ("invalid-registration", test_invalid_registration);
   ADD ("store-with-unknown-language", test_store_with_unknown_language);
