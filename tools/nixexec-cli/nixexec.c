@@ -118,6 +118,14 @@ runtime_options_clear (RuntimeOptions *options)
   g_clear_pointer (&options->lock_file, g_free);
 }
 
+/* ISOLATION: once the isolation branch is merged, this is where its
+ * settings go, for run, warmup and lock alike: add to RuntimeOptions and to
+ * the entries of command_run() and command_warmup()
+ *   --isolation none|auto|bwrap  → nix_exec_config_set_isolation()
+ *   --require-isolation          → nix_exec_config_set_require_isolation()
+ *   --ro-bind PATH (repeatable)  → nix_exec_config_set_extra_ro_binds()
+ * and map NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE to CLI_EXIT_ISOLATION in
+ * cli_exit_code_for_error() (nixexec-cli-util.c). */
 static void
 apply_runtime_options (NixExecConfig  *config,
                        RuntimeOptions *options)
