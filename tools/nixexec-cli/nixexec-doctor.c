@@ -65,6 +65,13 @@ on_command_timeout (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static void
+on_doctor_cancelled (GCancellable *doctor_cancellable,
+                     gpointer      user_data)
+{
+  g_cancellable_cancel (G_CANCELLABLE (user_data));
+}
+
 /* The line of a command's error output that says what went wrong: nix's
  * `error:` line, else the last line (bwrap's way), without colours. */
 static char *
@@ -121,7 +128,7 @@ run_command (Doctor             *doctor,
   command.process = process;
   /* Our own cancellable, so that a timeout can stop the read as well as
    * the process; a signal cancels it too. */
-  forward = g_cancellable_connect (doctor->cancellable, G_CALLBACK (g_cancellable_cancel),
+  forward = g_cancellable_connect (doctor->cancellable, G_CALLBACK (on_doctor_cancelled),
                                    g_object_ref (cancellable), g_object_unref);
   timeout = g_timeout_add_seconds (timeout_secs, on_command_timeout, &command);
   g_subprocess_communicate_utf8_async (process, NULL, cancellable, on_communicated, &command);
@@ -638,39 +645,51 @@ cli_command_doctor (CliCommon  *common,
   signals = cli_signals_install (doctor.cancellable);
 
   nix = check_nix (&doctor, config);
-  if (nix != NULL)
+  if (nix != NULL && !g_cancellable_is_cancelled (doctor.cancellable))
     {
       /* The executor uses the same nix as the checks. */
       nix_exec_config_set_nix_path (config, nix);
       check_flakes (&doctor, config, nix);
-      check_flake (&doctor, config, nix);
+      if (!g_cancellable_is_cancelled (doctor.cancellable))
+        check_flake (&doctor, config, nix);
     }
-  else
+  else if (nix == NULL && !g_cancellable_is_cancelled (doctor.cancellable))
     {
       add_check (&doctor, "flakes", FALSE, TRUE, "not checked: no nix");
       add_check (&doctor, "flake", FALSE, TRUE, "not checked: no nix");
     }
-  check_store (&doctor);
-  check_bwrap (&doctor);
-  check_cache_dir (&doctor, config);
-  if (nix != NULL)
+  if (!g_cancellable_is_cancelled (doctor.cancellable))
+    check_store (&doctor);
+  if (!g_cancellable_is_cancelled (doctor.cancellable))
+    check_bwrap (&doctor);
+  if (!g_cancellable_is_cancelled (doctor.cancellable))
+    check_cache_dir (&doctor, config);
+  if (nix != NULL && !g_cancellable_is_cancelled (doctor.cancellable))
     check_runtimes (&doctor, config, resolve);
 
-  exit_code = doctor.ok ? CLI_EXIT_OK : CLI_EXIT_NIX;
   if (cli_signals_caught (signals))
-    exit_code = CLI_EXIT_CANCELLED;
-
-  json_object_set_boolean_member (doctor.report, "ok", doctor.ok);
-  if (common->json)
     {
-      g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+      /* What was checked before the signal is not the whole picture. */
+      g_autoptr(GError) cancelled = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                                                         "The checks were cancelled");
 
-      json_node_set_object (node, doctor.report);
-      cli_print_json (node);
+      exit_code = cli_report_error (common, cancelled);
     }
-  else if (!doctor.ok)
+  else
     {
-      g_printerr ("nixexec: stages cannot run here: see the FAIL lines above\n");
+      exit_code = doctor.ok ? CLI_EXIT_OK : CLI_EXIT_NIX;
+      json_object_set_boolean_member (doctor.report, "ok", doctor.ok);
+      if (common->json)
+        {
+          g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+
+          json_node_set_object (node, doctor.report);
+          cli_print_json (node);
+        }
+      else if (!doctor.ok)
+        {
+          g_printerr ("nixexec: stages cannot run here: see the FAIL lines above\n");
+        }
     }
 
   json_object_unref (doctor.report);
