@@ -231,10 +231,10 @@ test_timeout_counts_from_start (Fixture       *fixture,
 {
   g_autoptr(GArray) intervals = NULL;
 
-  /* Each stage runs 0.7 s under a 1 s limit; the second waits 0.7 s in the
-   * queue first, which must not count. */
-  start_executor (fixture, 1, 1);
-  intervals = run_batch (fixture, 2, 0.7);
+  /* Each stage runs 1.8 s under a 3 s limit; the second waits 1.8 s in the
+   * queue first, which must not count (it would make 3.6 s). */
+  start_executor (fixture, 1, 3);
+  intervals = run_batch (fixture, 2, 1.8);
   g_assert_cmpuint (intervals->len, ==, 2);
 }
 
