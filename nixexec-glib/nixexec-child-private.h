@@ -27,6 +27,14 @@ typedef struct
 } NixExecChildResult;
 
 void                nix_exec_child_result_free (NixExecChildResult *result);
+
+/*
+ * The child-setup function of every stage process (one-shot and warm
+ * worker): a session and process group of its own, and SIGKILL when this
+ * process dies. @user_data is GINT_TO_POINTER (getpid ()) of the parent.
+ * Runs between fork and exec: async-signal-safe calls only.
+ */
+void                nix_exec_child_setup       (gpointer            user_data);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecChildResult, nix_exec_child_result_free)
 
 /*

@@ -94,8 +94,8 @@ nix_exec_child_result_free (NixExecChildResult *result)
   g_free (result);
 }
 
-static void
-child_setup (gpointer user_data)
+void
+nix_exec_child_setup (gpointer user_data)
 {
   pid_t parent = GPOINTER_TO_INT (user_data);
 
@@ -443,7 +443,7 @@ nix_exec_child_run_async (const char * const  *argv,
   g_subprocess_launcher_take_stdin_fd (launcher, input_fd);
   if (envp != NULL)
     g_subprocess_launcher_set_environ (launcher, (char **) envp);
-  g_subprocess_launcher_set_child_setup (launcher, child_setup,
+  g_subprocess_launcher_set_child_setup (launcher, nix_exec_child_setup,
                                          GINT_TO_POINTER (getpid ()), NULL);
 
   run->started_at = g_get_monotonic_time ();

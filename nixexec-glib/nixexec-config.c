@@ -35,6 +35,8 @@ struct _NixExecConfig
   NixExecRuntimeSource runtime_source;
   char     *lock_file;     /* NULL: the executor keeps its own lock */
   guint     max_concurrency; /* 0: unlimited */
+  guint     keep_alive_secs; /* 0: no warm workers */
+  guint     max_workers;
 };
 
 G_DEFINE_FINAL_TYPE (NixExecConfig, nix_exec_config, G_TYPE_OBJECT)
@@ -52,6 +54,8 @@ enum {
   PROP_RUNTIME_SOURCE,
   PROP_LOCK_FILE,
   PROP_MAX_CONCURRENCY,
+  PROP_KEEP_ALIVE_SECS,
+  PROP_MAX_WORKERS,
   N_PROPS
 };
 
@@ -142,6 +146,12 @@ nix_exec_config_get_property (GObject    *object,
     case PROP_MAX_CONCURRENCY:
       g_value_set_uint (value, self->max_concurrency);
       break;
+    case PROP_KEEP_ALIVE_SECS:
+      g_value_set_uint (value, self->keep_alive_secs);
+      break;
+    case PROP_MAX_WORKERS:
+      g_value_set_uint (value, self->max_workers);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -189,6 +199,12 @@ nix_exec_config_set_property (GObject      *object,
       break;
     case PROP_MAX_CONCURRENCY:
       nix_exec_config_set_max_concurrency (self, g_value_get_uint (value));
+      break;
+    case PROP_KEEP_ALIVE_SECS:
+      nix_exec_config_set_keep_alive_secs (self, g_value_get_uint (value));
+      break;
+    case PROP_MAX_WORKERS:
+      nix_exec_config_set_max_workers (self, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -378,6 +394,46 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
                        G_PARAM_READWRITE |
                        G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
+  /**
+   * NixExecConfig:keep-alive-secs:
+   *
+   * Warm workers: when greater than 0, a stage's process is not started
+   * afresh for each call but stays alive and serves call after call over a
+   * framed JSON protocol on its stdin and stdout, for as long as this many
+   * seconds after its last call. The stage's top-level code then runs once
+   * per worker, not once per call, and module-level state is kept between
+   * the calls a worker serves. A worker that crashes, times out, goes over
+   * a cap or is cancelled is killed and replaced by a fresh one at the next
+   * call, so its state never leaks into another call.
+   *
+   * The default, 0, starts one process per call.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_KEEP_ALIVE_SECS] =
+    g_param_spec_uint ("keep-alive-secs", NULL, NULL,
+                       0, G_MAXUINT, 0,
+                       G_PARAM_READWRITE |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:max-workers:
+   *
+   * How many warm worker processes (see
+   * [property@NixExec.Config:keep-alive-secs]) one executor keeps alive at
+   * most, over all its stages. When a call finds no idle worker for its
+   * stage and the cap is reached, the least recently used idle worker of
+   * another stage is stopped to make room; when every worker is busy, the
+   * call runs in a one-shot process instead. The default is 4.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_MAX_WORKERS] =
+    g_param_spec_uint ("max-workers", NULL, NULL,
+                       0, G_MAXUINT, 4,
+                       G_PARAM_READWRITE |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -386,6 +442,8 @@ nix_exec_config_init (NixExecConfig *self)
 {
   self->timeout_secs = NIX_EXEC_DEFAULT_TIMEOUT_SECS;
   self->max_concurrency = g_get_num_processors ();
+  self->keep_alive_secs = 0;
+  self->max_workers = 4;
   self->max_output_bytes = NIX_EXEC_DEFAULT_MAX_OUTPUT_BYTES;
   self->max_stderr_bytes = NIX_EXEC_DEFAULT_MAX_STDERR_BYTES;
   self->flake_ref = g_strdup (NIX_EXEC_DEFAULT_FLAKE_REF);
@@ -910,4 +968,86 @@ nix_exec_config_set_max_concurrency (NixExecConfig *self,
 
   self->max_concurrency = max_concurrency;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_CONCURRENCY]);
+}
+
+/**
+ * nix_exec_config_get_keep_alive_secs:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:keep-alive-secs].
+ *
+ * Returns: how long an idle worker stays alive, in seconds, or 0 for no
+ *   warm workers
+ *
+ * Since: 1.0
+ */
+guint
+nix_exec_config_get_keep_alive_secs (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), 0);
+
+  return self->keep_alive_secs;
+}
+
+/**
+ * nix_exec_config_set_keep_alive_secs:
+ * @self: a [class@NixExec.Config]
+ * @keep_alive_secs: how long an idle worker stays alive, in seconds, or 0
+ *   for one process per call
+ *
+ * Sets [property@NixExec.Config:keep-alive-secs].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_keep_alive_secs (NixExecConfig *self,
+                                     guint          keep_alive_secs)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (self->keep_alive_secs == keep_alive_secs)
+    return;
+
+  self->keep_alive_secs = keep_alive_secs;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KEEP_ALIVE_SECS]);
+}
+
+/**
+ * nix_exec_config_get_max_workers:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:max-workers].
+ *
+ * Returns: the most warm workers an executor keeps alive
+ *
+ * Since: 1.0
+ */
+guint
+nix_exec_config_get_max_workers (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), 0);
+
+  return self->max_workers;
+}
+
+/**
+ * nix_exec_config_set_max_workers:
+ * @self: a [class@NixExec.Config]
+ * @max_workers: the most warm workers an executor keeps alive
+ *
+ * Sets [property@NixExec.Config:max-workers].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_max_workers (NixExecConfig *self,
+                                 guint          max_workers)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (self->max_workers == max_workers)
+    return;
+
+  self->max_workers = max_workers;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_MAX_WORKERS]);
 }

@@ -129,5 +129,15 @@ guint               nix_exec_config_get_max_concurrency  (NixExecConfig      *se
 NIX_EXEC_AVAILABLE_IN_ALL
 void                nix_exec_config_set_max_concurrency  (NixExecConfig      *self,
                                                           guint               max_concurrency);
+NIX_EXEC_AVAILABLE_IN_ALL
+guint               nix_exec_config_get_keep_alive_secs  (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_keep_alive_secs  (NixExecConfig      *self,
+                                                          guint               keep_alive_secs);
+NIX_EXEC_AVAILABLE_IN_ALL
+guint               nix_exec_config_get_max_workers      (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_max_workers      (NixExecConfig      *self,
+                                                          guint               max_workers);
 
 G_END_DECLS

@@ -33,6 +33,7 @@
 #include "nixexec-result-private.h"
 #include "nixexec-runtimes-private.h"
 #include "nixexec-slots-private.h"
+#include "nixexec-worker-private.h"
 #include "nixexec-wrapper-private.h"
 
 /**
@@ -93,6 +94,7 @@ struct _NixExecExecutor
 
   GMutex         lock;     /* guards every field below */
   GHashTable    *stages;   /* id (owned) → NixExecStage (owned) */
+  GPtrArray     *workers;  /* WorkerEntry (owned): the warm workers, busy and idle */
 };
 
 enum {
@@ -214,10 +216,14 @@ nix_exec_executor_initable_iface_init (GInitableIface *iface)
   iface->init = nix_exec_executor_initable_init;
 }
 
+static void pool_shutdown (NixExecExecutor *self);
+
 static void
 nix_exec_executor_dispose (GObject *object)
 {
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+
+  pool_shutdown (self);
 
   g_mutex_lock (&self->lock);
   g_clear_pointer (&self->stages, g_hash_table_unref);
@@ -234,6 +240,7 @@ nix_exec_executor_finalize (GObject *object)
 
   g_clear_object (&self->runtimes);
   g_clear_pointer (&self->slots, nix_exec_slots_unref);
+  g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_free (self->nix_path);
   g_mutex_clear (&self->lock);
 
@@ -355,6 +362,7 @@ nix_exec_executor_init (NixExecExecutor *self)
 {
   g_mutex_init (&self->lock);
   self->stages = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
+  self->workers = g_ptr_array_new ();
 }
 
 /**
@@ -872,6 +880,7 @@ typedef struct
   GStrv            python_packages; /* owned, NULL but for Python */
   NixExecRuntime  *runtime;      /* owned, once resolved */
   NixExecSlots    *slot;         /* owned while the stage holds a slot */
+  NixExecWorker   *worker;       /* owned while a warm worker serves the call */
 } ExecuteData;
 
 static void
@@ -882,12 +891,273 @@ execute_data_free (ExecuteData *data)
   g_clear_pointer (&data->input, g_bytes_unref);
   g_clear_pointer (&data->runtime, nix_exec_runtime_free);
   g_strfreev (data->python_packages);
+  g_clear_pointer (&data->worker, nix_exec_worker_unref);
   if (data->slot != NULL)
     {
       nix_exec_slots_release (data->slot);
       nix_exec_slots_unref (data->slot);
     }
   g_free (data);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Warm workers                                                             */
+/* ------------------------------------------------------------------------ */
+
+static GStrv stage_argv (NixExecExecutor *self,
+                        ExecuteData     *data,
+                        gboolean         worker);
+
+/* One warm worker in the pool. Entries are only touched under self->lock. */
+typedef struct
+{
+  NixExecWorker *worker;      /* owned */
+  char          *key;         /* owned: which stage and runtime it serves */
+  gboolean       busy;        /* TRUE while a call holds it */
+  gint64         last_used;   /* monotonic µs, when it last became idle */
+  GSource       *reap_source; /* owned, attached to the worker's context while idle */
+} WorkerEntry;
+
+static GPrivate sync_context_key = G_PRIVATE_INIT ((GDestroyNotify) g_main_context_unref);
+
+static void
+worker_entry_free (WorkerEntry *entry)
+{
+  if (entry->reap_source != NULL)
+    {
+      g_source_destroy (entry->reap_source);
+      g_source_unref (entry->reap_source);
+    }
+  nix_exec_worker_unref (entry->worker);
+  g_free (entry->key);
+  g_free (entry);
+}
+
+/* What a worker can be reused for: the same wrapped script (so the same
+ * code and language) on the same interpreter. Once the sandbox exists, its
+ * settings (the stage's effects) belong here too. */
+static char *
+worker_key (ExecuteData *data)
+{
+  return g_strconcat (data->runtime->interpreter, "\n", data->script_path, NULL);
+}
+
+/* Kills and forgets entry @i; called with the lock held. */
+static void
+pool_remove_locked (NixExecExecutor *self,
+                    guint            i)
+{
+  WorkerEntry *entry = g_ptr_array_steal_index_fast (self->workers, i);
+
+  nix_exec_worker_kill (entry->worker);
+  worker_entry_free (entry);
+}
+
+/* Drops dead workers and idle ones past their keep-alive, on any context:
+ * killing takes no I/O, and the child watch on the worker's own context (or
+ * GLib's, if that context is never iterated again) reaps the process. */
+static void
+pool_reap_locked (NixExecExecutor *self,
+                  gint64           now)
+{
+  gint64 keep_alive = (gint64) nix_exec_config_get_keep_alive_secs (self->config) * G_USEC_PER_SEC;
+
+  for (guint i = self->workers->len; i-- > 0;)
+    {
+      WorkerEntry *entry = g_ptr_array_index (self->workers, i);
+
+      if (entry->busy)
+        continue;
+      if (!nix_exec_worker_is_alive (entry->worker) || now - entry->last_used >= keep_alive)
+        pool_remove_locked (self, i);
+    }
+}
+
+static gboolean
+on_reap_timeout (gpointer user_data)
+{
+  g_autoptr(NixExecExecutor) self = g_weak_ref_get (user_data);
+
+  if (self == NULL)
+    return G_SOURCE_REMOVE;
+
+  g_mutex_lock (&self->lock);
+  /* The entry that owns this source may be freed right here: touch only
+   * the pool, never the source. */
+  pool_reap_locked (self, g_get_monotonic_time ());
+  g_mutex_unlock (&self->lock);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+weak_ref_free (GWeakRef *ref)
+{
+  g_weak_ref_clear (ref);
+  g_free (ref);
+}
+
+/* A worker for this call, running on @context (the caller's): an idle one
+ * that serves the same stage, or a new one. NULL without @error when the
+ * pool is full of busy workers (the caller runs a one-shot process), NULL
+ * with @error when a worker could not be started. */
+static NixExecWorker *
+pool_acquire (NixExecExecutor  *self,
+              ExecuteData      *data,
+              GMainContext     *context,
+              GError          **error)
+{
+  g_autofree char *key = worker_key (data);
+  guint max_workers = nix_exec_config_get_max_workers (self->config);
+  g_auto(GStrv) argv = NULL;
+  NixExecWorker *worker = NULL;
+  WorkerEntry *entry;
+  guint lru = G_MAXUINT;
+
+  g_mutex_lock (&self->lock);
+  pool_reap_locked (self, g_get_monotonic_time ());
+
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      entry = g_ptr_array_index (self->workers, i);
+      if (entry->busy || !nix_exec_worker_is_alive (entry->worker))
+        continue;
+      /* A worker's I/O runs on the context that spawned it. */
+      if (nix_exec_worker_get_context (entry->worker) == context && g_str_equal (entry->key, key))
+        {
+          entry->busy = TRUE;
+          if (entry->reap_source != NULL)
+            {
+              g_source_destroy (entry->reap_source);
+              g_clear_pointer (&entry->reap_source, g_source_unref);
+            }
+          worker = nix_exec_worker_ref (entry->worker);
+          g_mutex_unlock (&self->lock);
+          return worker;
+        }
+      if (lru == G_MAXUINT ||
+          entry->last_used < ((WorkerEntry *) g_ptr_array_index (self->workers, lru))->last_used)
+        lru = i;
+    }
+
+  if (self->workers->len >= max_workers)
+    {
+      if (lru == G_MAXUINT || max_workers == 0)
+        {
+          g_mutex_unlock (&self->lock);
+          return NULL;
+        }
+      /* Make room: the least recently used idle worker of another stage. */
+      pool_remove_locked (self, lru);
+    }
+
+  argv = stage_argv (self, data, TRUE);
+  worker = nix_exec_worker_spawn ((const char * const *) argv, error);
+  if (worker != NULL)
+    {
+      entry = g_new0 (WorkerEntry, 1);
+      entry->worker = nix_exec_worker_ref (worker);
+      entry->key = g_steal_pointer (&key);
+      entry->busy = TRUE;
+      g_ptr_array_add (self->workers, entry);
+    }
+  g_mutex_unlock (&self->lock);
+
+  return worker;
+}
+
+/* A call on @worker is over: it goes back to the idle list, or out of the
+ * pool when the call killed it. */
+static void
+pool_release (NixExecExecutor *self,
+              NixExecWorker   *worker)
+{
+  guint keep_alive_secs = nix_exec_config_get_keep_alive_secs (self->config);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->workers->len; i++)
+    {
+      WorkerEntry *entry = g_ptr_array_index (self->workers, i);
+      GWeakRef *ref;
+
+      if (entry->worker != worker)
+        continue;
+
+      if (!nix_exec_worker_is_alive (worker))
+        {
+          pool_remove_locked (self, i);
+          break;
+        }
+
+      entry->busy = FALSE;
+      entry->last_used = g_get_monotonic_time ();
+      ref = g_new0 (GWeakRef, 1);
+      g_weak_ref_init (ref, self);
+      entry->reap_source = g_timeout_source_new_seconds (keep_alive_secs);
+      g_source_set_callback (entry->reap_source, on_reap_timeout, ref,
+                             (GDestroyNotify) weak_ref_free);
+      g_source_set_static_name (entry->reap_source, "[nixexec] worker keep-alive");
+      g_source_attach (entry->reap_source, nix_exec_worker_get_context (worker));
+      break;
+    }
+  g_mutex_unlock (&self->lock);
+}
+
+/* Kills every worker. Those on this thread's private sync context are also
+ * reaped here, since nothing else may iterate that context again; the
+ * others are reaped by their own context. */
+static void
+pool_shutdown (NixExecExecutor *self)
+{
+  GMainContext *sync_context = g_private_get (&sync_context_key);
+  g_autoptr(GPtrArray) waiting = g_ptr_array_new_with_free_func ((GDestroyNotify) nix_exec_worker_unref);
+
+  g_mutex_lock (&self->lock);
+  if (self->workers != NULL)
+    {
+      while (self->workers->len > 0)
+        {
+          WorkerEntry *entry = g_ptr_array_index (self->workers, self->workers->len - 1);
+
+          if (sync_context != NULL && nix_exec_worker_get_context (entry->worker) == sync_context)
+            g_ptr_array_add (waiting, nix_exec_worker_ref (entry->worker));
+          pool_remove_locked (self, self->workers->len - 1);
+        }
+    }
+  g_mutex_unlock (&self->lock);
+
+  if (waiting->len > 0 && g_main_context_acquire (sync_context))
+    {
+      gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+      for (guint i = 0; i < waiting->len; i++)
+        while (!nix_exec_worker_is_reaped (g_ptr_array_index (waiting, i)) &&
+               g_get_monotonic_time () < deadline)
+          {
+            if (!g_main_context_iteration (sync_context, FALSE))
+              g_usleep (1000);
+          }
+      g_main_context_release (sync_context);
+    }
+}
+
+/* The private context of the sync entry points. With warm workers it is one
+ * per thread and lives as long as the thread, so that repeated sync calls
+ * on a thread find their workers again; otherwise, a fresh one per call. */
+static GMainContext *
+sync_context_get (NixExecExecutor *self)
+{
+  GMainContext *context;
+
+  if (nix_exec_config_get_keep_alive_secs (self->config) == 0)
+    return g_main_context_new ();
+
+  context = g_private_get (&sync_context_key);
+  if (context == NULL)
+    {
+      context = g_main_context_new ();
+      g_private_set (&sync_context_key, context);
+    }
+  return g_main_context_ref (context);
 }
 
 /* The last lines of what the stage wrote on stderr, for an error message. */
@@ -1103,20 +1373,19 @@ interpret_child_result (NixExecExecutor     *self,
   return json_node_ref (json_parser_get_root (parser));
 }
 
+/* Answers @task from a finished stage run, one-shot or warm worker alike:
+ * @child (taken) or @error_in (taken). */
 static void
-on_stage_done (GObject      *object,
-               GAsyncResult *result,
-               gpointer      user_data)
+stage_done (GTask              *task,
+            NixExecChildResult *child_in,
+            GError             *error_in)
 {
-  g_autoptr(GTask) task = user_data;
   NixExecExecutor *self = g_task_get_source_object (task);
   ExecuteData *data = g_task_get_task_data (task);
   const char *stage_id = nix_exec_stage_get_id (data->stage);
-  g_autoptr(NixExecChildResult) child = NULL;
-  g_autoptr(GError) error = NULL;
+  g_autoptr(NixExecChildResult) child = child_in;
+  g_autoptr(GError) error = error_in;
   JsonNode *output;
-
-  child = nix_exec_child_run_finish (result, &error);
 
   /* The stage is over: the next queued call may start before this one's
    * result is even looked at. */
@@ -1170,6 +1439,54 @@ on_stage_done (GObject      *object,
 }
 
 static void
+on_stage_done (GObject      *object,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  GError *error = NULL;
+  NixExecChildResult *child;
+
+  child = nix_exec_child_run_finish (result, &error);
+  stage_done (task, child, error);
+}
+
+static void
+on_worker_call_done (GObject      *object,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = g_task_get_source_object (task);
+  ExecuteData *data = g_task_get_task_data (task);
+  GError *error = NULL;
+  NixExecChildResult *child;
+
+  child = nix_exec_worker_call_finish (result, &error);
+  /* Back to the pool (or out of it, when the call killed it) before the
+   * result is looked at: the next call may use it at once. */
+  pool_release (self, data->worker);
+  g_clear_pointer (&data->worker, nix_exec_worker_unref);
+  stage_done (task, child, error);
+}
+
+/* The command line of a stage's process: the one place it is built, for
+ * one-shot runs and warm workers alike. */
+static GStrv
+stage_argv (NixExecExecutor *self,
+            ExecuteData     *data,
+            gboolean         worker)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+
+  g_strv_builder_add (builder, data->runtime->interpreter);
+  g_strv_builder_add (builder, data->script_path);
+  if (worker)
+    g_strv_builder_add (builder, NIX_EXEC_WORKER_ARG);
+  return g_strv_builder_end (builder);
+}
+
+static void
 on_slot_acquired (GObject      *object,
                   GAsyncResult *result,
                   gpointer      user_data)
@@ -1178,8 +1495,8 @@ on_slot_acquired (GObject      *object,
   NixExecExecutor *self = g_task_get_source_object (task);
   ExecuteData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
-  const char *argv[3];
-  guint timeout_secs;
+  g_auto(GStrv) argv = NULL;
+  guint timeout_secs, timeout_ms;
 
   if (!nix_exec_slots_acquire_finish (result, &error))
     {
@@ -1193,15 +1510,41 @@ on_slot_acquired (GObject      *object,
   if (g_task_return_error_if_cancelled (task))
     return;
 
-  argv[0] = data->runtime->interpreter;
-  argv[1] = data->script_path;
-  argv[2] = NULL;
-
   timeout_secs = nix_exec_config_get_timeout_secs (self->config);
-  nix_exec_child_run_async (argv, NULL, data->input,
+  timeout_ms = timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000;
+
+  if (nix_exec_config_get_keep_alive_secs (self->config) > 0)
+    {
+      GMainContext *context = g_task_get_context (task);
+
+      /* Worker I/O lives on the caller's context: make it the thread
+       * default for the spawn and the call, whoever iterates it. */
+      g_main_context_push_thread_default (context);
+      data->worker = pool_acquire (self, data, context, &error);
+      if (data->worker != NULL)
+        nix_exec_worker_call_async (data->worker, data->input,
+                                    timeout_ms,
+                                    nix_exec_config_get_max_output_bytes (self->config),
+                                    nix_exec_config_get_max_stderr_bytes (self->config),
+                                    g_task_get_cancellable (task),
+                                    on_worker_call_done, g_object_ref (task));
+      g_main_context_pop_thread_default (context);
+
+      if (data->worker != NULL)
+        return;
+      if (error != NULL)
+        {
+          stage_done (task, NULL, g_steal_pointer (&error));
+          return;
+        }
+      /* Every worker is busy and the pool is full: run this call alone. */
+    }
+
+  argv = stage_argv (self, data, FALSE);
+  nix_exec_child_run_async ((const char * const *) argv, NULL, data->input,
                             nix_exec_config_get_max_output_bytes (self->config),
                             nix_exec_config_get_max_stderr_bytes (self->config),
-                            timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000,
+                            timeout_ms,
                             g_task_get_cancellable (task),
                             on_stage_done, g_object_ref (task));
 }
@@ -1495,7 +1838,7 @@ nix_exec_executor_execute (NixExecExecutor  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* One implementation: the async path, on a private context. */
-  context = g_main_context_new ();
+  context = sync_context_get (self);
   g_main_context_push_thread_default (context);
   nix_exec_executor_execute_async (self, stage_id, input, cancellable, on_sync_done, &result);
   while (result == NULL)
@@ -1536,7 +1879,7 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  context = g_main_context_new ();
+  context = sync_context_get (self);
   g_main_context_push_thread_default (context);
   nix_exec_executor_execute_full_async (self, stage_id, input, cancellable, on_sync_done, &result);
   while (result == NULL)

@@ -13,6 +13,8 @@
 #   exit status 97, kind being "exception", "no-execute", "syntax" or
 #   "bad-result";
 # - sys.exit(n) in the stage: a plain exit with status n, no report.
+# With the argument --nixexec-worker the wrapper is a warm worker instead:
+# see _worker() and docs/protocol.md.
 # Everything the stage prints, including writes to fd 1 by C code and by
 # subprocesses, goes to stderr: the original stdout carries the result only.
 
@@ -162,13 +164,11 @@ def _await(awaitable):
     return asyncio.run(wait())
 
 
-def _run():
+def _load():
+    # Compiles and runs the stage's top-level code; returns its execute.
     import base64
-    import json
     import linecache
     import types
-
-    input_value = _read_input()
 
     try:
         source = base64.b64decode(_STAGE_CODE).decode("utf-8-sig")
@@ -212,6 +212,12 @@ def _run():
         raise _Report("no-execute",
                       "The stage's top-level `execute` is a %s, not a function"
                       % type(execute).__name__)
+    return execute
+
+
+def _call(execute, input_value):
+    # Runs execute once; returns the result as JSON bytes.
+    import json
 
     try:
         result = execute(input_value)
@@ -233,6 +239,81 @@ def _run():
         raise _Report("bad-result",
                       "The result of execute cannot be written as JSON: %s" % e,
                       type(e).__name__)
+
+
+def _run():
+    input_value = _read_input()
+    return _call(_load(), input_value)
+
+
+def _parse_input(raw):
+    import json
+
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise _Report("exception", "The input is not valid JSON: %s" % e,
+                      type(e).__name__)
+
+
+def _read_exactly(stream, count):
+    chunks = []
+    while count > 0:
+        chunk = stream.read(count)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
+
+
+def _worker():
+    # Warm worker mode: the stage is loaded once, then each request frame
+    # ("<length>\n<input JSON>") on stdin gets one response frame
+    # ("<length>\n" then {"ok": value} or a report) on the result channel.
+    # End of file on stdin ends the worker with status 0.
+    result_fd = _take_stdout()
+    # The requests get a descriptor of their own; the stage sees an empty
+    # stdin, as in one-shot mode, and cannot eat frames.
+    request_fd = os.dup(0)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.close(null_fd)
+    requests = os.fdopen(request_fd, "rb")
+
+    try:
+        execute = _load()
+        load_report = None
+    except _Report as report:
+        execute = None
+        load_report = report
+
+    while True:
+        header = requests.readline(32)
+        if not header:
+            break
+        try:
+            length = int(header)
+        except ValueError:
+            break
+        raw = _read_exactly(requests, length)
+        if raw is None:
+            break
+        try:
+            if load_report is not None:
+                raise load_report
+            payload = b'{"ok":' + _call(execute, _parse_input(raw)) + b"}"
+        except _Report as report:
+            if report.traceback_text is None:
+                sys.stderr.write("%s\n" % report.message)
+            payload = report.to_bytes()
+        _flush_stdio()
+        _write_all(result_fd, b"%d\n" % len(payload) + payload)
+
+    _flush_stdio()
+    os._exit(0)
 
 
 def _main():
@@ -267,4 +348,7 @@ def _main():
 
 
 if __name__ == "__main__":
-    _main()
+    if sys.argv[1:2] == ["--nixexec-worker"]:
+        _worker()
+    else:
+        _main()
