@@ -14,11 +14,69 @@
 # - a syntax error or a missing execute: one report object
 #   {"kind": "syntax" | "no-execute", "message"} on stdout, exit status 97.
 # What the stage's top-level code prints goes to stderr.
+#
+# With the argument --nixexec-worker the wrapper is a warm worker instead:
+# the stage's top-level code runs once, then each request frame on stdin
+# ("<length>\n" then the input JSON, length in bytes) gets one response
+# frame on stdout ("<length>\n" then {"ok": value} or a report object).
+# execute runs in a subshell per call, so no state is kept between calls; a
+# call whose execute fails (set -e, exit n) ends the worker with that status,
+# as it ends the script in one-shot mode. End of file on stdin ends the
+# worker with status 0. See docs/protocol.md.
 
 set -euo pipefail
 
 __nixexec_input=''
-IFS= read -r -d '' __nixexec_input || true
+__nixexec_worker=''
+if [[ ${1:-} == --nixexec-worker ]]; then
+  __nixexec_worker=1
+  set --
+  # The requests get a descriptor of their own; the stage sees an empty
+  # stdin, as in one-shot mode.
+  exec {__nixexec_request_fd}<&0 </dev/null
+else
+  IFS= read -r -d '' __nixexec_input || true
+fi
+
+# Reads one request frame into __nixexec_input; fails at end of file.
+# Lengths are in bytes: the C locale makes read -N count bytes.
+__nixexec_read_frame() {
+  local LC_ALL=C len
+  IFS= read -r len <&"$__nixexec_request_fd" || return 1
+  [[ $len =~ ^[0-9]+$ ]] || return 1
+  __nixexec_input=''
+  if (( len > 0 )); then
+    IFS= read -r -N "$len" __nixexec_input <&"$__nixexec_request_fd" || return 1
+    (( ${#__nixexec_input} == len )) || return 1
+  fi
+}
+
+# Writes $1 as one response frame on the result channel.
+__nixexec_write_frame() {
+  local LC_ALL=C
+  printf '%d\n%s' "${#1}" "$1" >&"${__nixexec_result_fd:-1}"
+}
+
+# Worker mode: answers every request with $1, or by calling execute when $1
+# is empty, until end of file on stdin; then exits with status 0.
+__nixexec_serve() {
+  local out status
+  while __nixexec_read_frame; do
+    if [[ -n $1 ]]; then
+      __nixexec_write_frame "$1"
+      continue
+    fi
+    set +e
+    out=$(set -e; execute "$__nixexec_input")
+    status=$?
+    set -e
+    if (( status != 0 )); then
+      exit "$status"
+    fi
+    __nixexec_write_frame "{\"ok\":$out}"
+  done
+  exit 0
+}
 
 # Sets __nixexec_json to $1 as a JSON string literal.
 __nixexec_json_string() {
@@ -33,10 +91,16 @@ __nixexec_json_string() {
 }
 
 # $1: kind, $2: message. Writes the report to the result channel and exits.
+# In worker mode, every request is answered with the report instead.
 __nixexec_report() {
+  local report
   printf '%s\n' "$2" >&2
   __nixexec_json_string "$2"
-  printf '{"kind":"%s","message":%s}' "$1" "$__nixexec_json" >&"${__nixexec_result_fd:-1}"
+  printf -v report '{"kind":"%s","message":%s}' "$1" "$__nixexec_json"
+  if [[ -n $__nixexec_worker ]]; then
+    __nixexec_serve "$report"
+  fi
+  printf '%s' "$report" >&"${__nixexec_result_fd:-1}"
   exit 97
 }
 
@@ -79,5 +143,8 @@ exec {__nixexec_result_fd}>&1 1>&2
 
 if ! builtin declare -F execute >/dev/null; then
   __nixexec_report no-execute "The stage defines no function \`execute': define \`execute() { ...; }' printing the result on stdout"
+fi
+if [[ -n $__nixexec_worker ]]; then
+  __nixexec_serve ''
 fi
 execute "$__nixexec_input" >&"$__nixexec_result_fd"

@@ -15,6 +15,12 @@
 // console.* and process.stdout.write() from the stage go to stderr. Node has
 // no dup2(), so a subprocess the stage starts with stdio "inherit" still
 // writes to the real stdout.
+//
+// With the argument --nixexec-worker the wrapper is a warm worker instead:
+// the stage is loaded once, then each request frame on stdin ("<length>\n"
+// then the input JSON, length in bytes) gets one response frame on stdout
+// ("<length>\n" then {"ok": value} or a report object). End of file on
+// stdin ends the worker. See docs/protocol.md.
 
 'use strict';
 
@@ -36,12 +42,22 @@
     return process.stderr.write(chunk, encoding, callback);
   };
 
-  let finished = false;
+  const workerMode = process.argv[2] === '--nixexec-worker';
+  // In worker mode: no call is in flight between calls, and each call has a
+  // generation so that a promise of an earlier call cannot answer a later one.
+  let finished = workerMode;
+  let generation = 0;
 
   function finish(payload, status) {
     if (finished)
       return;
     finished = true;
+    if (workerMode) {
+      const body = status === 0 ? `{"ok":${payload}}` : payload;
+      writeResult(`${Buffer.byteLength(body, 'utf8')}\n${body}`);
+      process.nextTick(nextRequest);
+      return;
+    }
     process.exitCode = status;
     // Exit explicitly once the result is out: timers or sockets the stage
     // left behind must not keep the process alive.
@@ -124,7 +140,7 @@
       reportException(reason);
   });
   process.on('beforeExit', () => {
-    if (!finished)
+    if (!finished && !workerMode)
       report('bad-result', 'The promise returned by execute never settled');
   });
 
@@ -170,17 +186,9 @@
     finish(text, 0);
   }
 
-  function main() {
-    let input;
-    try {
-      const text = readInput();
-      // Parsed once: a JSON string stays a string even when its text is JSON.
-      input = text.trim() === '' ? null : JSON.parse(text);
-    } catch (err) {
-      report('exception', `The input is not valid JSON: ${err.message}`, err.name);
-      return;
-    }
-
+  // Compiles the stage and runs its top-level code. Returns its execute, or
+  // a function that reports why there is none.
+  function load() {
     // The stage is compiled as a function of its own: its names cannot clash
     // with the wrapper's and a syntax error is an exception caught here. The
     // trailing line hands back whatever `execute` the stage declared.
@@ -195,10 +203,11 @@
         options);
     } catch (err) {
       const { type, message, traceback } = describe(err);
-      if (traceback !== undefined)
-        process.stderr.write(`${traceback}\n`);
-      report('syntax', message, type, traceback);
-      return;
+      return { failure: () => {
+        if (traceback !== undefined)
+          process.stderr.write(`${traceback}\n`);
+        report('syntax', message, type, traceback);
+      } };
     }
 
     let execute;
@@ -208,24 +217,35 @@
           (typeof module.exports === 'object' || typeof module.exports === 'function'))
         execute = module.exports.execute;
     } catch (err) {
-      reportException(err);
-      return;
+      return { failure: () => reportException(err) };
     }
 
     if (execute === undefined) {
-      report('no-execute',
-        'The stage defines no top-level function `execute`: define `function execute(input)` returning the result');
-      return;
+      return { failure: () => report('no-execute',
+        'The stage defines no top-level function `execute`: define `function execute(input)` returning the result') };
     }
     if (typeof execute !== 'function') {
-      report('no-execute', `The stage's top-level \`execute\` is a ${typeof execute}, not a function`);
+      const what = typeof execute;
+      return { failure: () => report('no-execute', `The stage's top-level \`execute\` is a ${what}, not a function`) };
+    }
+    return { execute };
+  }
+
+  function parseInput(text) {
+    // Parsed once: a JSON string stays a string even when its text is JSON.
+    return text.trim() === '' ? null : JSON.parse(text);
+  }
+
+  function call(loaded, input) {
+    if (loaded.failure !== undefined) {
+      loaded.failure();
       return;
     }
 
     let result;
     let thenable = false;
     try {
-      result = execute(input);
+      result = loaded.execute(input);
       thenable = result !== null &&
         (typeof result === 'object' || typeof result === 'function') &&
         typeof result.then === 'function';
@@ -234,11 +254,87 @@
       return;
     }
 
-    if (thenable)
-      Promise.resolve(result).then(writeValue, reportException);
-    else
+    if (thenable) {
+      const current = generation;
+      Promise.resolve(result).then(value => {
+        if (current === generation)
+          writeValue(value);
+      }, err => {
+        if (current === generation)
+          reportException(err);
+      });
+    } else {
       writeValue(result);
+    }
   }
 
-  main();
+  function main() {
+    let input;
+    try {
+      input = parseInput(readInput());
+    } catch (err) {
+      report('exception', `The input is not valid JSON: ${err.message}`, err.name);
+      return;
+    }
+    call(load(), input);
+  }
+
+  // Worker mode.
+  const requests = [];
+  let stdinEnded = false;
+  let loaded;
+
+  function nextRequest() {
+    if (!finished)
+      return;
+    if (requests.length === 0) {
+      if (stdinEnded)
+        process.exit(0);
+      return;
+    }
+    const text = requests.shift();
+    finished = false;
+    generation++;
+    let input;
+    try {
+      input = parseInput(text);
+    } catch (err) {
+      report('exception', `The input is not valid JSON: ${err.message}`, err.name);
+      return;
+    }
+    call(loaded, input);
+  }
+
+  function worker() {
+    // Nobody reads the results any more: the caller is gone.
+    stdout.on('error', () => process.exit(0));
+    loaded = load();
+
+    let buffer = Buffer.alloc(0);
+    process.stdin.on('data', chunk => {
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      for (;;) {
+        const newline = buffer.indexOf(10);
+        if (newline < 0)
+          break;
+        const length = Number(buffer.subarray(0, newline).toString('latin1'));
+        if (!Number.isSafeInteger(length) || length < 0)
+          process.exit(0);  // out of step with the caller: give up
+        if (buffer.length < newline + 1 + length)
+          break;
+        requests.push(buffer.subarray(newline + 1, newline + 1 + length).toString('utf8'));
+        buffer = buffer.subarray(newline + 1 + length);
+      }
+      nextRequest();
+    });
+    process.stdin.on('end', () => {
+      stdinEnded = true;
+      nextRequest();
+    });
+  }
+
+  if (workerMode)
+    worker();
+  else
+    main();
 })();
