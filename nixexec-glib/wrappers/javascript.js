@@ -242,10 +242,13 @@
       return;
     }
 
+    // Called as a plain function, as in one-shot mode: `this` is undefined
+    // and stack traces say `at execute`.
+    const execute = loaded.execute;
     let result;
     let thenable = false;
     try {
-      result = loaded.execute(input);
+      result = execute(input);
       thenable = result !== null &&
         (typeof result === 'object' || typeof result === 'function') &&
         typeof result.then === 'function';
