@@ -12,6 +12,24 @@
  *  3. `<store path>/bin/<interpreter> <script>` runs as a child (see
  *     nixexec-child.c): input JSON on stdin, one JSON value on stdout, under
  *     the deadline and caps of the config.
+ *  4. With keep-alive-secs > 0 the same script runs as a warm worker
+ *     (nixexec-worker.c): `<interpreter> <script> --nixexec-worker`, serving
+ *     one call at a time over frames. The pool (self->workers, under the
+ *     lock) keys workers by interpreter and script path, which covers the
+ *     code and the language; once the sandbox exists, its settings belong
+ *     in the key too. stage_argv() builds the command line of both paths,
+ *     so that wrapping it (bwrap) applies to workers as well. A worker is
+ *     reused only from the main context that spawned it, since its I/O
+ *     lives there; the sync entry points therefore use one persistent
+ *     private context per thread when workers are on. Idle workers are
+ *     reaped by a keep-alive source on their context, and also lazily at
+ *     every acquire, from any context (killing needs no I/O), so a worker
+ *     whose context is no longer iterated is not kept past its keep-alive
+ *     by the next call. Over max-workers, the least recently used idle
+ *     worker makes room; if all are busy the call runs one-shot. Responses
+ *     are turned into the one-shot child's result shape and interpreted by
+ *     the same code, so the errors are the same.
+ *     Not done (yet): a per-stage keep-alive setting; only the config's.
  *
  * Everything asynchronous runs on the thread-default main context of the
  * caller of the _async function, with no thread per call. The sync entry
@@ -74,6 +92,15 @@
  * is killed with SIGKILL at once, and the call completes as soon as the
  * stage has been reaped — grandchildren holding the output pipe open do not
  * keep it waiting. Cancelling reports %G_IO_ERROR_CANCELLED.
+ *
+ * ## Warm workers
+ *
+ * With [property@NixExec.Config:keep-alive-secs] above 0, a stage's process
+ * stays alive after a call and serves the next calls of that stage, up to
+ * [property@NixExec.Config:max-workers] processes per executor. The same
+ * limits apply per call; a worker that crashes, times out, goes over the
+ * output cap or whose call is cancelled is killed and replaced by a fresh
+ * one at the next call.
  *
  * ## Trust
  *
