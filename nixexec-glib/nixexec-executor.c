@@ -29,7 +29,7 @@
  *     worker makes room; if all are busy the call runs one-shot. Responses
  *     are turned into the one-shot child's result shape and interpreted by
  *     the same code, so the errors are the same.
- *     Not done (yet): a per-stage keep-alive setting; only the config's.
+ *     A stage's own keep-alive-secs (>= 0) overrides the config's, per call.
  *
  * Everything asynchronous runs on the thread-default main context of the
  * caller of the _async function, with no thread per call. The sync entry
@@ -942,6 +942,7 @@ typedef struct
   char          *key;         /* owned: which stage and runtime it serves */
   gboolean       busy;        /* TRUE while a call holds it */
   gint64         last_used;   /* monotonic µs, when it last became idle */
+  guint          keep_alive_secs; /* how long it may stay idle */
   GSource       *reap_source; /* owned, attached to the worker's context while idle */
 } WorkerEntry;
 
@@ -987,15 +988,14 @@ static void
 pool_reap_locked (NixExecExecutor *self,
                   gint64           now)
 {
-  gint64 keep_alive = (gint64) nix_exec_config_get_keep_alive_secs (self->config) * G_USEC_PER_SEC;
-
   for (guint i = self->workers->len; i-- > 0;)
     {
       WorkerEntry *entry = g_ptr_array_index (self->workers, i);
 
       if (entry->busy)
         continue;
-      if (!nix_exec_worker_is_alive (entry->worker) || now - entry->last_used >= keep_alive)
+      if (!nix_exec_worker_is_alive (entry->worker) ||
+          now - entry->last_used >= (gint64) entry->keep_alive_secs * G_USEC_PER_SEC)
         pool_remove_locked (self, i);
     }
 }
@@ -1030,6 +1030,7 @@ weak_ref_free (GWeakRef *ref)
 static NixExecWorker *
 pool_acquire (NixExecExecutor  *self,
               ExecuteData      *data,
+              guint             keep_alive_secs,
               GMainContext     *context,
               GError          **error)
 {
@@ -1052,6 +1053,7 @@ pool_acquire (NixExecExecutor  *self,
       if (nix_exec_worker_get_context (entry->worker) == context && g_str_equal (entry->key, key))
         {
           entry->busy = TRUE;
+          entry->keep_alive_secs = keep_alive_secs;
           if (entry->reap_source != NULL)
             {
               g_source_destroy (entry->reap_source);
@@ -1085,6 +1087,7 @@ pool_acquire (NixExecExecutor  *self,
       entry->worker = nix_exec_worker_ref (worker);
       entry->key = g_steal_pointer (&key);
       entry->busy = TRUE;
+      entry->keep_alive_secs = keep_alive_secs;
       g_ptr_array_add (self->workers, entry);
     }
   g_mutex_unlock (&self->lock);
@@ -1098,8 +1101,6 @@ static void
 pool_release (NixExecExecutor *self,
               NixExecWorker   *worker)
 {
-  guint keep_alive_secs = nix_exec_config_get_keep_alive_secs (self->config);
-
   g_mutex_lock (&self->lock);
   for (guint i = 0; i < self->workers->len; i++)
     {
@@ -1119,7 +1120,7 @@ pool_release (NixExecExecutor *self,
       entry->last_used = g_get_monotonic_time ();
       ref = g_new0 (GWeakRef, 1);
       g_weak_ref_init (ref, self);
-      entry->reap_source = g_timeout_source_new_seconds (keep_alive_secs);
+      entry->reap_source = g_timeout_source_new_seconds (entry->keep_alive_secs);
       g_source_set_callback (entry->reap_source, on_reap_timeout, ref,
                              (GDestroyNotify) weak_ref_free);
       g_source_set_static_name (entry->reap_source, "[nixexec] worker keep-alive");
@@ -1167,15 +1168,28 @@ pool_shutdown (NixExecExecutor *self)
     }
 }
 
+/* The stage's own keep-alive, or the config's. */
+static guint
+stage_keep_alive_secs (NixExecExecutor *self,
+                       NixExecStage    *stage)
+{
+  int secs = nix_exec_stage_get_keep_alive_secs (stage);
+
+  return secs >= 0 ? (guint) secs : nix_exec_config_get_keep_alive_secs (self->config);
+}
+
 /* The private context of the sync entry points. With warm workers it is one
  * per thread and lives as long as the thread, so that repeated sync calls
  * on a thread find their workers again; otherwise, a fresh one per call. */
 static GMainContext *
-sync_context_get (NixExecExecutor *self)
+sync_context_get (NixExecExecutor *self,
+                  const char      *stage_id)
 {
+  g_autoptr(NixExecStage) stage = lookup_stage (self, stage_id);
   GMainContext *context;
 
-  if (nix_exec_config_get_keep_alive_secs (self->config) == 0)
+  if ((stage != NULL ? stage_keep_alive_secs (self, stage)
+                     : nix_exec_config_get_keep_alive_secs (self->config)) == 0)
     return g_main_context_new ();
 
   context = g_private_get (&sync_context_key);
@@ -1523,7 +1537,7 @@ on_slot_acquired (GObject      *object,
   ExecuteData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) argv = NULL;
-  guint timeout_secs, timeout_ms;
+  guint timeout_secs, timeout_ms, keep_alive_secs;
 
   if (!nix_exec_slots_acquire_finish (result, &error))
     {
@@ -1540,14 +1554,15 @@ on_slot_acquired (GObject      *object,
   timeout_secs = nix_exec_config_get_timeout_secs (self->config);
   timeout_ms = timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000;
 
-  if (nix_exec_config_get_keep_alive_secs (self->config) > 0)
+  keep_alive_secs = stage_keep_alive_secs (self, data->stage);
+  if (keep_alive_secs > 0)
     {
       GMainContext *context = g_task_get_context (task);
 
       /* Worker I/O lives on the caller's context: make it the thread
        * default for the spawn and the call, whoever iterates it. */
       g_main_context_push_thread_default (context);
-      data->worker = pool_acquire (self, data, context, &error);
+      data->worker = pool_acquire (self, data, keep_alive_secs, context, &error);
       if (data->worker != NULL)
         nix_exec_worker_call_async (data->worker, data->input,
                                     timeout_ms,
@@ -1865,7 +1880,7 @@ nix_exec_executor_execute (NixExecExecutor  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   /* One implementation: the async path, on a private context. */
-  context = sync_context_get (self);
+  context = sync_context_get (self, stage_id);
   g_main_context_push_thread_default (context);
   nix_exec_executor_execute_async (self, stage_id, input, cancellable, on_sync_done, &result);
   while (result == NULL)
@@ -1906,7 +1921,7 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  context = sync_context_get (self);
+  context = sync_context_get (self, stage_id);
   g_main_context_push_thread_default (context);
   nix_exec_executor_execute_full_async (self, stage_id, input, cancellable, on_sync_done, &result);
   while (result == NULL)

@@ -27,6 +27,7 @@ struct _NixExecStage
   /* Owned; a private copy of what the constructor was given. */
   NixExecEffectSet *effects;
   char             *name;
+  gint              keep_alive_secs; /* atomic; -1: the config's */
 };
 
 G_DEFINE_FINAL_TYPE (NixExecStage, nix_exec_stage, G_TYPE_OBJECT)
@@ -38,6 +39,7 @@ enum {
   PROP_LANGUAGE,
   PROP_EFFECTS,
   PROP_NAME,
+  PROP_KEEP_ALIVE_SECS,
   N_PROPS
 };
 
@@ -113,6 +115,9 @@ nix_exec_stage_get_property (GObject    *object,
     case PROP_EFFECTS:
       g_value_set_object (value, self->effects);
       break;
+    case PROP_KEEP_ALIVE_SECS:
+      g_value_set_int (value, nix_exec_stage_get_keep_alive_secs (self));
+      break;
     case PROP_NAME:
       g_value_set_string (value, self->name);
       break;
@@ -155,6 +160,9 @@ nix_exec_stage_set_property (GObject      *object,
         else
           self->effects = nix_exec_effect_set_new_unknown ();
       }
+      break;
+    case PROP_KEEP_ALIVE_SECS:
+      nix_exec_stage_set_keep_alive_secs (self, g_value_get_int (value));
       break;
     case PROP_NAME:
       nix_exec_stage_set_name (self, g_value_get_string (value));
@@ -242,12 +250,31 @@ nix_exec_stage_class_init (NixExecStageClass *klass)
                          G_PARAM_READWRITE |
                          G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
+  /**
+   * NixExecStage:keep-alive-secs:
+   *
+   * Warm workers for this stage: how long its worker process stays alive
+   * after its last call, in seconds, overriding
+   * [property@NixExec.Config:keep-alive-secs]. 0 runs every call of this
+   * stage in a process of its own; -1, the default, uses the config's
+   * setting. An executor reads it at each call, so it can be changed on a
+   * stage that an executor already runs.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_KEEP_ALIVE_SECS] =
+    g_param_spec_int ("keep-alive-secs", NULL, NULL,
+                      -1, G_MAXINT, -1,
+                      G_PARAM_READWRITE |
+                      G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 nix_exec_stage_init (NixExecStage *self)
 {
+  self->keep_alive_secs = -1;
 }
 
 /**
@@ -397,4 +424,45 @@ nix_exec_stage_set_name (NixExecStage *self,
   g_free (self->name);
   self->name = g_strdup (name);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NAME]);
+}
+
+/**
+ * nix_exec_stage_get_keep_alive_secs:
+ * @self: a [class@NixExec.Stage]
+ *
+ * Gets [property@NixExec.Stage:keep-alive-secs].
+ *
+ * Returns: the stage's keep-alive in seconds, or -1 for the config's
+ *
+ * Since: 1.0
+ */
+int
+nix_exec_stage_get_keep_alive_secs (NixExecStage *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_STAGE (self), -1);
+
+  return g_atomic_int_get (&self->keep_alive_secs);
+}
+
+/**
+ * nix_exec_stage_set_keep_alive_secs:
+ * @self: a [class@NixExec.Stage]
+ * @keep_alive_secs: seconds a worker of this stage stays alive after its
+ *   last call, 0 for one process per call, or -1 for the config's setting
+ *
+ * Sets [property@NixExec.Stage:keep-alive-secs].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_stage_set_keep_alive_secs (NixExecStage *self,
+                                    int           keep_alive_secs)
+{
+  g_return_if_fail (NIX_EXEC_IS_STAGE (self));
+  g_return_if_fail (keep_alive_secs >= -1);
+
+  /* Read by executors on other threads: hence atomic. */
+  if (g_atomic_int_exchange (&self->keep_alive_secs, keep_alive_secs) == keep_alive_secs)
+    return;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_KEEP_ALIVE_SECS]);
 }

@@ -35,5 +35,10 @@ const char       *nix_exec_stage_get_name      (NixExecStage     *self);
 NIX_EXEC_AVAILABLE_IN_ALL
 void              nix_exec_stage_set_name      (NixExecStage     *self,
                                                 const char       *name);
+NIX_EXEC_AVAILABLE_IN_ALL
+int               nix_exec_stage_get_keep_alive_secs (NixExecStage *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void              nix_exec_stage_set_keep_alive_secs (NixExecStage *self,
+                                                      int           keep_alive_secs);
 
 G_END_DECLS

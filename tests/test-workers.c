@@ -662,6 +662,43 @@ test_disabled (Fixture       *fixture,
   g_assert_cmpint (count, ==, 1);
 }
 
+static void
+test_per_stage (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  g_autoptr(NixExecMemoryStore) store = nix_exec_memory_store_new ();
+  g_autoptr(NixExecStage) warm = nix_exec_stage_new ("warm", python_code, "python", NULL);
+  g_autoptr(NixExecStage) cold = nix_exec_stage_new ("cold", python_code, "python", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  GPid first;
+  gint64 count = 0;
+
+  g_assert_cmpint (nix_exec_stage_get_keep_alive_secs (warm), ==, -1);
+  nix_exec_stage_set_keep_alive_secs (warm, 60);
+  nix_exec_stage_set_keep_alive_secs (cold, 0);
+  nix_exec_memory_store_add (store, warm);
+  nix_exec_memory_store_add (store, cold);
+
+  /* The stage's own setting wins over the config's, either way. */
+  nix_exec_config_set_keep_alive_secs (fixture->config, 0);
+  fixture->executor = nix_exec_executor_new_from_store_with_config (NIX_EXEC_STAGE_STORE (store),
+                                                                   fixture->config, &error);
+  g_assert_no_error (error);
+  nix_exec_executor_warmup_async (fixture->executor, NULL, on_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (nix_exec_executor_warmup_finish (fixture->executor, result, &error));
+
+  first = call_pid (fixture, "warm", "{}", NULL);
+  g_assert_cmpint (call_pid (fixture, "warm", "{}", &count), ==, first);
+  g_assert_cmpint (count, ==, 2);
+
+  call_pid (fixture, "cold", "{}", NULL);
+  call_pid (fixture, "cold", "{}", &count);
+  g_assert_cmpint (count, ==, 1);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -685,6 +722,7 @@ main (int   argc,
   ADD ("errors", test_errors);
   ADD ("many", test_many);
   ADD ("disabled", test_disabled);
+  ADD ("per-stage", test_per_stage);
 
 #undef ADD
 
