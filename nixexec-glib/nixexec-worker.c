@@ -33,6 +33,13 @@
  *    sees a killed worker still alive. A worker that dies on its own during
  *    a call completes the call with its exit status or signal, which the
  *    executor turns into the one-shot error messages.
+ *  - Unlike nixexec-child.c, no GSubprocess and no GIO streams: the worker
+ *    is spawned with g_spawn_async_with_pipes_and_fds() and watched by a
+ *    child-watch GSource, and its descriptors are read and written directly
+ *    from GUnixFDSources. That puts every source explicitly on the worker's
+ *    context (GIO async calls pick up whatever context is thread-default at
+ *    each call), and lets stderr be drained synchronously when a response
+ *    arrives, which an outstanding async read would forbid.
  *  - On reap, the rest of the process group is killed, both pipes are read
  *    to what is buffered, every descriptor is closed and every source
  *    destroyed: the sources hold references to the worker, and this is what
