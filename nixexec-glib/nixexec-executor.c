@@ -1120,7 +1120,10 @@ pool_release (NixExecExecutor *self,
       entry->last_used = g_get_monotonic_time ();
       ref = g_new0 (GWeakRef, 1);
       g_weak_ref_init (ref, self);
-      entry->reap_source = g_timeout_source_new_seconds (entry->keep_alive_secs);
+      /* Not g_timeout_source_new_seconds(): it may fire up to a second
+       * early, before the worker counts as expired. */
+      entry->reap_source =
+        g_timeout_source_new (MIN (entry->keep_alive_secs, G_MAXUINT / 1000 - 1) * 1000 + 1);
       g_source_set_callback (entry->reap_source, on_reap_timeout, ref,
                              (GDestroyNotify) weak_ref_free);
       g_source_set_static_name (entry->reap_source, "[nixexec] worker keep-alive");
