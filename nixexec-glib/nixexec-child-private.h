@@ -22,7 +22,6 @@ typedef struct
   gboolean  exited;          /* TRUE: exit_status is valid; FALSE: term_signal is */
   int       exit_status;
   int       term_signal;
-  GPid      pid;
   gint64    duration;        /* microseconds from spawn to reap */
 } NixExecChildResult;
 

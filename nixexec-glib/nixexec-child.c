@@ -38,6 +38,8 @@
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
+/* A GByteArray holds at most G_MAXUINT bytes; larger caps mean "this much". */
+#define MAX_CAP          ((guint64) G_MAXUINT - READ_CHUNK_SIZE - 1)
 
 typedef struct
 {
@@ -157,7 +159,6 @@ child_run_maybe_complete (GTask *task)
     }
 
   result = g_new0 (NixExecChildResult, 1);
-  result->pid = run->pid;
   result->duration = run->reaped_at - run->started_at;
   result->stdout_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->out));
   result->stderr_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->err));
@@ -209,6 +210,12 @@ on_wait_done (GObject      *object,
   /* Whatever the child left behind in its group goes with it; this is also
    * what lets the pipes reach end-of-file. */
   kill_group (run);
+  /* The child is gone: a deadline or a cancel during the pipe grace period
+   * must not turn its finished run into a failure, nor signal a process
+   * group that no longer is its. */
+  run->pid = 0;
+  destroy_source (&run->deadline_source);
+  destroy_source (&run->cancel_source);
 
   if (run->pending > 1 && run->grace_source == NULL)
     {
@@ -425,8 +432,8 @@ nix_exec_child_run_async (const char * const  *argv,
   run = g_new0 (ChildRun, 1);
   run->out = g_byte_array_new ();
   run->err = g_byte_array_new ();
-  run->max_out = max_stdout_bytes;
-  run->max_err = max_stderr_bytes;
+  run->max_out = MIN (max_stdout_bytes, MAX_CAP);
+  run->max_err = MIN (max_stderr_bytes, MAX_CAP);
   run->io_cancellable = g_cancellable_new ();
   g_task_set_task_data (task, run, (GDestroyNotify) child_run_free);
 
@@ -455,6 +462,8 @@ nix_exec_child_run_async (const char * const  *argv,
       return;
     }
 
+  /* The identifier is gone once the child is reaped; an interpreter cannot
+   * start and exit in the moment since spawnv returned. */
   identifier = g_subprocess_get_identifier (run->subprocess);
   run->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
 

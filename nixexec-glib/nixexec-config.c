@@ -368,7 +368,9 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * default is the number of CPUs. Calls beyond the limit wait in a FIFO
    * queue, can be cancelled while they wait, and their
    * [property@NixExec.Config:timeout-secs] only starts counting when their
-   * stage starts.
+   * stage starts. The limit applies to the asynchronous calls; a blocking
+   * [method@NixExec.Executor.execute] runs at once (waiting for a slot held
+   * by async calls of the same thread could never end).
    *
    * Since: 1.0
    */

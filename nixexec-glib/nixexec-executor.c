@@ -461,7 +461,8 @@ nix_exec_executor_new_from_store_with_config (NixExecStageStore  *store,
  *
  * Gets the `nix` binary the executor uses.
  *
- * Returns: (type filename): the absolute path of `nix`
+ * Returns: (nullable) (type filename): the absolute path of `nix`, or
+ *   %NULL when the executor runs host interpreters
  *
  * Since: 1.0
  */
@@ -584,6 +585,13 @@ nix_exec_executor_register_with_effects (NixExecExecutor   *self,
     {
       g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
                            "A stage id must not be empty");
+      return FALSE;
+    }
+
+  if (!g_utf8_validate (stage_id, -1, NULL) || !g_utf8_validate (code, -1, NULL))
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage's id and code must be valid UTF-8");
       return FALSE;
     }
 
@@ -872,6 +880,7 @@ typedef struct
   GStrv            python_packages; /* owned, NULL but for Python */
   NixExecRuntime  *runtime;      /* owned, once resolved */
   NixExecSlots    *slot;         /* owned while the stage holds a slot */
+  gboolean         sync;         /* a blocking call: takes no slot */
 } ExecuteData;
 
 static void
@@ -995,8 +1004,11 @@ has_trailing_content (const char *text,
   int depth = 0;
   gboolean in_string = FALSE;
 
+  gsize start;
+
   while (i < length && g_ascii_isspace (text[i]))
     i++;
+  start = i;
 
   for (; i < length; i++)
     {
@@ -1018,6 +1030,12 @@ has_trailing_content (const char *text,
           continue;
         }
 
+      /* At depth 0 inside a scalar (a number, true, false, null), any
+       * character that cannot continue it ends the value. */
+      if (depth == 0 && i > start &&
+          (g_ascii_isspace (c) || strchr ("{[\"", c) != NULL))
+        break;
+
       if (c == '"')
         in_string = TRUE;
       else if (c == '{' || c == '[')
@@ -1030,8 +1048,6 @@ has_trailing_content (const char *text,
               break;
             }
         }
-      else if (depth == 0 && (g_ascii_isspace (c) || c == '{' || c == '['))
-        break;
     }
 
   for (; i < length; i++)
@@ -1120,8 +1136,11 @@ on_stage_done (GObject      *object,
 
   /* The stage is over: the next queued call may start before this one's
    * result is even looked at. */
-  nix_exec_slots_release (data->slot);
-  g_clear_pointer (&data->slot, nix_exec_slots_unref);
+  if (data->slot != NULL)
+    {
+      nix_exec_slots_release (data->slot);
+      g_clear_pointer (&data->slot, nix_exec_slots_unref);
+    }
 
   if (child == NULL)
     {
@@ -1141,8 +1160,12 @@ on_stage_done (GObject      *object,
       else if (error->domain == G_SPAWN_ERROR)
         {
           /* The runtime vanished from the store (collected by hand, say):
-           * resolve it again next time. */
-          nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
+           * resolve it again next time. A transient failure (fork) is not a
+           * reason to re-resolve. */
+          if (g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ||
+              g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES) ||
+              g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOEXEC))
+            nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
           g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
                                    "Could not start stage “%s” on %s: %s",
                                    stage_id, data->runtime->interpreter, error->message);
@@ -1170,28 +1193,12 @@ on_stage_done (GObject      *object,
 }
 
 static void
-on_slot_acquired (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+run_stage (GTask *task)
 {
-  g_autoptr(GTask) task = user_data;
   NixExecExecutor *self = g_task_get_source_object (task);
   ExecuteData *data = g_task_get_task_data (task);
-  g_autoptr(GError) error = NULL;
   const char *argv[3];
   guint timeout_secs;
-
-  if (!nix_exec_slots_acquire_finish (result, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  data->slot = nix_exec_slots_ref (self->slots);
-
-  /* Cancelled while it waited, and granted anyway: give the slot back
-   * (freeing the task data does) rather than start the stage. */
-  if (g_task_return_error_if_cancelled (task))
-    return;
 
   argv[0] = data->runtime->interpreter;
   argv[1] = data->script_path;
@@ -1206,9 +1213,40 @@ on_slot_acquired (GObject      *object,
                             on_stage_done, g_object_ref (task));
 }
 
+static void
+on_slot_acquired (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = g_task_get_source_object (task);
+  ExecuteData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!nix_exec_slots_acquire_finish (result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  data->slot = nix_exec_slots_ref (self->slots);
+
+  /* Cancelled while it waited, and granted anyway: give the slot back now
+   * rather than start the stage (the caller may keep the result a while). */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      nix_exec_slots_release (data->slot);
+      g_clear_pointer (&data->slot, nix_exec_slots_unref);
+      g_task_return_error_if_cancelled (task);
+      return;
+    }
+
+  run_stage (task);
+}
+
 static void execute_start (NixExecExecutor *self,
                            const char      *stage_id,
                            JsonNode        *input,
+                           gboolean         sync,
                            GTask           *task);
 
 static void
@@ -1225,6 +1263,16 @@ on_runtime_resolved (GObject      *object,
   if (data->runtime == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* A blocking call iterates only its private context: waiting for a slot
+   * that async calls of the same thread hold (their releases dispatch on a
+   * context nobody iterates meanwhile) would never end. Blocking calls run
+   * at once; max-concurrency bounds the async ones. */
+  if (data->sync)
+    {
+      run_stage (task);
       return;
     }
 
@@ -1276,7 +1324,7 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_executor_execute_async);
   g_task_set_name (task, "[nixexec] execute");
-  execute_start (self, stage_id, input, task);
+  execute_start (self, stage_id, input, FALSE, task);
 }
 
 /* The one implementation behind every execute call: answers @task (taken)
@@ -1285,6 +1333,7 @@ static void
 execute_start (NixExecExecutor *self,
                const char      *stage_id,
                JsonNode        *input,
+               gboolean         sync,
                GTask           *task_in)
 {
   g_autoptr(GTask) task = task_in;
@@ -1305,6 +1354,7 @@ execute_start (NixExecExecutor *self,
 
   data = g_new0 (ExecuteData, 1);
   data->stage = g_object_ref (stage);
+  data->sync = sync;
   g_task_set_task_data (task, data, (GDestroyNotify) execute_data_free);
 
   if (!nix_exec_language_parse (nix_exec_stage_get_language (stage), &data->language, &error))
@@ -1418,7 +1468,7 @@ nix_exec_executor_execute_full_async (NixExecExecutor     *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_executor_execute_full_async);
   g_task_set_name (task, "[nixexec] execute full");
-  execute_start (self, stage_id, input, task);
+  execute_start (self, stage_id, input, FALSE, task);
 }
 
 /**
@@ -1488,6 +1538,7 @@ nix_exec_executor_execute (NixExecExecutor  *self,
 {
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
+  GTask *task;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (stage_id != NULL, NULL);
@@ -1497,7 +1548,10 @@ nix_exec_executor_execute (NixExecExecutor  *self,
   /* One implementation: the async path, on a private context. */
   context = g_main_context_new ();
   g_main_context_push_thread_default (context);
-  nix_exec_executor_execute_async (self, stage_id, input, cancellable, on_sync_done, &result);
+  task = g_task_new (self, cancellable, on_sync_done, &result);
+  g_task_set_source_tag (task, nix_exec_executor_execute_async);
+  g_task_set_name (task, "[nixexec] execute (blocking)");
+  execute_start (self, stage_id, input, TRUE, task);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
@@ -1530,6 +1584,7 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
 {
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
+  GTask *task;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (stage_id != NULL, NULL);
@@ -1538,7 +1593,10 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
 
   context = g_main_context_new ();
   g_main_context_push_thread_default (context);
-  nix_exec_executor_execute_full_async (self, stage_id, input, cancellable, on_sync_done, &result);
+  task = g_task_new (self, cancellable, on_sync_done, &result);
+  g_task_set_source_tag (task, nix_exec_executor_execute_full_async);
+  g_task_set_name (task, "[nixexec] execute full (blocking)");
+  execute_start (self, stage_id, input, TRUE, task);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
