@@ -14,6 +14,15 @@ G_BEGIN_DECLS
  * When the child exits, when the deadline passes, when stdout goes over its
  * cap or when the caller cancels, the whole process group is killed.
  */
+
+typedef enum {
+  NIX_EXEC_CHILD_FLAGS_NONE = 0,
+  /* argv[0] is bwrap with --unshare-pid: its only child is the pid
+   * namespace's init, whose death takes everything in the namespace with it
+   * before bwrap can exit. Killing kills that init first and lets bwrap exit
+   * on its own, so that once bwrap is reaped nothing of the stage is left. */
+  NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE = 1 << 0,
+} NixExecChildFlags;
 typedef struct
 {
   GBytes   *stdout_bytes;
@@ -35,6 +44,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecChildResult, nix_exec_child_result_free)
  */
 void                nix_exec_child_run_async   (const char * const  *argv,
                                                 const char * const  *envp,
+                                                NixExecChildFlags    flags,
                                                 GBytes              *input,
                                                 guint64              max_stdout_bytes,
                                                 guint64              max_stderr_bytes,

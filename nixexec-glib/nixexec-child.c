@@ -21,11 +21,20 @@
  *    that escaped the group) is abandoned rather than waited on.
  *  - The deadline and the caller's cancellable are GSources on the caller's
  *    main context, so every callback here runs on that one context.
+ *  - A child that is bwrap with a pid namespace (NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE)
+ *    puts the stage in a session of its own, out of our reach by group. It
+ *    is killed through the namespace: SIGKILL to bwrap's children (the
+ *    namespace's init) makes the kernel kill every process in the namespace
+ *    and reap them before init is gone; bwrap then exits by itself. The
+ *    group is killed too if bwrap has not exited a grace period later, or if
+ *    no init was found (bwrap had not created it yet; --die-with-parent then
+ *    takes care of it).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -38,6 +47,7 @@
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
+#define BWRAP_GRACE_MS   2000
 
 typedef struct
 {
@@ -47,6 +57,8 @@ typedef struct
   GSource      *deadline_source; /* owned, attached */
   GSource      *cancel_source;   /* owned, attached; watches the caller's cancellable */
   GSource      *grace_source;    /* owned, attached */
+  GSource      *group_kill_source; /* owned, attached: the fallback kill of a sandbox */
+  NixExecChildFlags flags;
   GByteArray   *out;
   GByteArray   *err;
   guint64       max_out;
@@ -74,6 +86,7 @@ child_run_free (ChildRun *run)
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
   destroy_source (&run->grace_source);
+  destroy_source (&run->group_kill_source);
   g_clear_object (&run->subprocess);
   g_clear_object (&run->io_cancellable);
   g_clear_pointer (&run->out, g_byte_array_unref);
@@ -115,6 +128,91 @@ kill_group (ChildRun *run)
     kill (-run->pid, SIGKILL);
 }
 
+/* SIGKILLs the children of @pid; how many were found. */
+static guint
+kill_children_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", (int) pid, (int) pid);
+  g_autofree char *contents = NULL;
+  guint killed = 0;
+
+  /* The children file needs CONFIG_PROC_CHILDREN; without it, every
+   * process's parent is read instead. Either way the pids are those of
+   * children the unreaped bwrap has not reaped either, so they are still
+   * its own. */
+  if (g_file_get_contents (path, &contents, NULL, NULL))
+    {
+      g_auto(GStrv) pids = g_strsplit (g_strstrip (contents), " ", -1);
+
+      for (guint i = 0; pids[i] != NULL; i++)
+        {
+          GPid child = (GPid) g_ascii_strtoll (pids[i], NULL, 10);
+
+          if (child > 0 && kill (child, SIGKILL) == 0)
+            killed++;
+        }
+      return killed;
+    }
+  else
+    {
+      g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+      const char *name;
+
+      while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+        {
+          g_autofree char *stat_path = NULL;
+          g_autofree char *stat = NULL;
+          const char *close_paren;
+          int ppid = 0;
+
+          if (!g_ascii_isdigit (name[0]))
+            continue;
+          stat_path = g_build_filename ("/proc", name, "stat", NULL);
+          if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+            continue;
+          /* "pid (comm) state ppid ...", comm may hold anything. */
+          close_paren = strrchr (stat, ')');
+          if (close_paren == NULL || sscanf (close_paren + 1, " %*c %d", &ppid) != 1)
+            continue;
+          if (ppid == pid && kill ((pid_t) g_ascii_strtoll (name, NULL, 10), SIGKILL) == 0)
+            killed++;
+        }
+    }
+
+  return killed;
+}
+
+static gboolean
+on_group_kill_due (gpointer user_data)
+{
+  ChildRun *run = user_data;
+
+  g_clear_pointer (&run->group_kill_source, g_source_unref);
+  kill_group (run);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+kill_child (GTask *task)
+{
+  ChildRun *run = g_task_get_task_data (task);
+
+  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0 && !run->reaped && run->pid > 0 &&
+      kill_children_of (run->pid) > 0)
+    {
+      if (run->group_kill_source == NULL)
+        {
+          run->group_kill_source = g_timeout_source_new (BWRAP_GRACE_MS);
+          g_source_set_callback (run->group_kill_source, on_group_kill_due, run, NULL);
+          g_source_set_static_name (run->group_kill_source, "[nixexec] sandbox kill");
+          g_source_attach (run->group_kill_source, g_task_get_context (task));
+        }
+      return;
+    }
+
+  kill_group (run);
+}
+
 /* Kill the child for @error (taken), unless it was already killed. */
 static void
 child_run_abort (GTask  *task,
@@ -127,7 +225,7 @@ child_run_abort (GTask  *task,
   else
     g_error_free (error);
 
-  kill_group (run);
+  kill_child (task);
   g_cancellable_cancel (run->io_cancellable);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
@@ -144,6 +242,7 @@ child_run_maybe_complete (GTask *task)
     return;
 
   destroy_source (&run->grace_source);
+  destroy_source (&run->group_kill_source);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
 
@@ -201,6 +300,8 @@ on_wait_done (GObject      *object,
 
   run->reaped = TRUE;
   run->wait_status = g_subprocess_get_status (G_SUBPROCESS (object));
+  /* bwrap exited by itself: no fallback kill of a group that may be gone. */
+  destroy_source (&run->group_kill_source);
 
   /* Whatever the child left behind in its group goes with it; this is also
    * what lets the pipes reach end-of-file. */
@@ -388,6 +489,7 @@ input_memfd_new (GBytes  *input,
 void
 nix_exec_child_run_async (const char * const  *argv,
                           const char * const  *envp,
+                          NixExecChildFlags    flags,
                           GBytes              *input,
                           guint64              max_stdout_bytes,
                           guint64              max_stderr_bytes,
@@ -423,6 +525,7 @@ nix_exec_child_run_async (const char * const  *argv,
   run->err = g_byte_array_new ();
   run->max_out = max_stdout_bytes;
   run->max_err = max_stderr_bytes;
+  run->flags = flags;
   run->io_cancellable = g_cancellable_new ();
   g_task_set_task_data (task, run, (GDestroyNotify) child_run_free);
 

@@ -25,4 +25,13 @@ char          *nix_exec_test_to_json           (JsonNode   *node);
 /* TRUE when the process exists and is not a zombie. */
 gboolean       nix_exec_test_pid_alive         (GPid        pid);
 
+/* A number no other test process uses, for `sleep MARKER`: "300.<pid><n>",
+ * about 300 seconds. A stage that runs processes with it as an argument
+ * makes them findable in the host's /proc, from any pid namespace. */
+char          *nix_exec_test_new_marker        (void);
+/* How many live processes have @marker as one of their arguments. */
+guint          nix_exec_test_count_processes   (const char *marker);
+/* Fails the test unless no process has @marker within a second. */
+void           nix_exec_test_assert_no_process (const char *marker);
+
 G_END_DECLS
