@@ -17,12 +17,16 @@ G_BEGIN_DECLS
 
 typedef enum {
   NIX_EXEC_CHILD_FLAGS_NONE = 0,
-  /* argv[0] is bwrap with --unshare-pid: its only child is the pid
-   * namespace's init, whose death takes everything in the namespace with it
-   * before bwrap can exit. Killing kills that init first and lets bwrap exit
-   * on its own, so that once bwrap is reaped nothing of the stage is left. */
+  /* argv[0] is bwrap with --unshare-pid and --sync-fd
+   * NIX_EXEC_CHILD_NAMESPACE_FD: the run ends only once the pid namespace is
+   * gone, everything the stage started with it, and killing kills the
+   * namespace's init along with the process group. */
   NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE = 1 << 0,
 } NixExecChildFlags;
+
+/* With NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE, the child's fd holding the write
+ * end of the pipe that tells when the namespace is gone. */
+#define NIX_EXEC_CHILD_NAMESPACE_FD 4
 typedef struct
 {
   GBytes   *stdout_bytes;
@@ -38,6 +42,8 @@ void                nix_exec_child_result_free (NixExecChildResult *result);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecChildResult, nix_exec_child_result_free)
 
 /*
+ * @fd3_data: when not NULL, the child's fd 3 is a file holding these bytes,
+ * read from the start (bwrap's --args).
  * @timeout_ms: 0 for no deadline. Failures: G_SPAWN_ERROR / G_IO_ERROR from
  * spawning, NIX_EXEC_ERROR_TIMED_OUT, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
  * G_IO_ERROR_CANCELLED. A non-zero exit is not an error here.
@@ -46,6 +52,7 @@ void                nix_exec_child_run_async   (const char * const  *argv,
                                                 const char * const  *envp,
                                                 NixExecChildFlags    flags,
                                                 GBytes              *input,
+                                                GBytes              *fd3_data,
                                                 guint64              max_stdout_bytes,
                                                 guint64              max_stderr_bytes,
                                                 guint                timeout_ms,

@@ -22,13 +22,16 @@
  *  - The deadline and the caller's cancellable are GSources on the caller's
  *    main context, so every callback here runs on that one context.
  *  - A child that is bwrap with a pid namespace (NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE)
- *    puts the stage in a session of its own, out of our reach by group. It
- *    is killed through the namespace: SIGKILL to bwrap's children (the
- *    namespace's init) makes the kernel kill every process in the namespace
- *    and reap them before init is gone; bwrap then exits by itself. The
- *    group is killed too if bwrap has not exited a grace period later, or if
- *    no init was found (bwrap had not created it yet; --die-with-parent then
- *    takes care of it).
+ *    puts the stage in a session of its own, out of reach of the group
+ *    kill, and its outer process exits as soon as the stage's first process
+ *    does, while the namespace's init (and whatever the stage left running)
+ *    lives on until --die-with-parent kills it. So the namespace itself is
+ *    watched: the write end of a pipe is the child's fd 4, which bwrap's
+ *    init keeps open (--sync-fd) and no stage process ever has. The kernel
+ *    lets init die only after every other process of the namespace is dead
+ *    and reaped, so end-of-file on that pipe means nothing of the stage is
+ *    left, and the operation waits for it. Killing kills bwrap's children
+ *    (that init) as well as the group, so the namespace goes at once.
  */
 #include "config.h"
 
@@ -40,6 +43,7 @@
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 
 #include "nixexec-child-private.h"
@@ -47,7 +51,9 @@
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
-#define BWRAP_GRACE_MS   2000
+/* How long a reaped bwrap's namespace may take to go; it takes milliseconds
+ * unless something is badly wrong. */
+#define NAMESPACE_GRACE_MS 10000
 
 typedef struct
 {
@@ -57,14 +63,15 @@ typedef struct
   GSource      *deadline_source; /* owned, attached */
   GSource      *cancel_source;   /* owned, attached; watches the caller's cancellable */
   GSource      *grace_source;    /* owned, attached */
-  GSource      *group_kill_source; /* owned, attached: the fallback kill of a sandbox */
+  GSource      *namespace_grace_source; /* owned, attached */
+  GCancellable *namespace_cancellable;  /* owned; gives up on the namespace pipe */
   NixExecChildFlags flags;
   GByteArray   *out;
   GByteArray   *err;
   guint64       max_out;
   guint64       max_err;
   gboolean      err_truncated;
-  guint         pending;         /* the wait plus the two readers */
+  guint         pending;         /* the wait plus the two readers (plus the namespace's) */
   GError       *error;           /* the first reason the child was killed */
   gboolean      reaped;
   int           wait_status;
@@ -86,9 +93,10 @@ child_run_free (ChildRun *run)
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
   destroy_source (&run->grace_source);
-  destroy_source (&run->group_kill_source);
+  destroy_source (&run->namespace_grace_source);
   g_clear_object (&run->subprocess);
   g_clear_object (&run->io_cancellable);
+  g_clear_object (&run->namespace_cancellable);
   g_clear_pointer (&run->out, g_byte_array_unref);
   g_clear_pointer (&run->err, g_byte_array_unref);
   g_clear_error (&run->error);
@@ -182,34 +190,13 @@ kill_children_of (GPid pid)
   return killed;
 }
 
-static gboolean
-on_group_kill_due (gpointer user_data)
-{
-  ChildRun *run = user_data;
-
-  g_clear_pointer (&run->group_kill_source, g_source_unref);
-  kill_group (run);
-  return G_SOURCE_REMOVE;
-}
-
 static void
-kill_child (GTask *task)
+kill_child (ChildRun *run)
 {
-  ChildRun *run = g_task_get_task_data (task);
-
-  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0 && !run->reaped && run->pid > 0 &&
-      kill_children_of (run->pid) > 0)
-    {
-      if (run->group_kill_source == NULL)
-        {
-          run->group_kill_source = g_timeout_source_new (BWRAP_GRACE_MS);
-          g_source_set_callback (run->group_kill_source, on_group_kill_due, run, NULL);
-          g_source_set_static_name (run->group_kill_source, "[nixexec] sandbox kill");
-          g_source_attach (run->group_kill_source, g_task_get_context (task));
-        }
-      return;
-    }
-
+  /* The pid namespace's init first: the group kill reaches only bwrap's
+   * outer process, whose death would take init down only asynchronously. */
+  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0 && !run->reaped && run->pid > 0)
+    kill_children_of (run->pid);
   kill_group (run);
 }
 
@@ -225,7 +212,7 @@ child_run_abort (GTask  *task,
   else
     g_error_free (error);
 
-  kill_child (task);
+  kill_child (run);
   g_cancellable_cancel (run->io_cancellable);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
@@ -242,7 +229,7 @@ child_run_maybe_complete (GTask *task)
     return;
 
   destroy_source (&run->grace_source);
-  destroy_source (&run->group_kill_source);
+  destroy_source (&run->namespace_grace_source);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
 
@@ -285,6 +272,19 @@ on_pipe_grace_expired (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_namespace_grace_expired (gpointer user_data)
+{
+  GTask *task = user_data;
+  ChildRun *run = g_task_get_task_data (task);
+
+  g_warning ("The sandbox of child %d was still alive %d ms after it exited; "
+             "no longer waiting for it", (int) run->pid, NAMESPACE_GRACE_MS);
+  g_cancellable_cancel (run->namespace_cancellable);
+  g_clear_pointer (&run->namespace_grace_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_wait_done (GObject      *object,
               GAsyncResult *result,
@@ -300,8 +300,14 @@ on_wait_done (GObject      *object,
 
   run->reaped = TRUE;
   run->wait_status = g_subprocess_get_status (G_SUBPROCESS (object));
-  /* bwrap exited by itself: no fallback kill of a group that may be gone. */
-  destroy_source (&run->group_kill_source);
+
+  if (run->namespace_cancellable != NULL && run->namespace_grace_source == NULL)
+    {
+      run->namespace_grace_source = g_timeout_source_new (NAMESPACE_GRACE_MS);
+      g_source_set_callback (run->namespace_grace_source, on_namespace_grace_expired, task, NULL);
+      g_source_set_static_name (run->namespace_grace_source, "[nixexec] namespace grace");
+      g_source_attach (run->namespace_grace_source, g_task_get_context (task));
+    }
 
   /* Whatever the child left behind in its group goes with it; this is also
    * what lets the pipes reach end-of-file. */
@@ -318,11 +324,17 @@ on_wait_done (GObject      *object,
   child_run_maybe_complete (task);
 }
 
+typedef enum {
+  PIPE_STDOUT,
+  PIPE_STDERR,
+  PIPE_NAMESPACE,  /* nothing is written to it; only its end matters */
+} PipeKind;
+
 typedef struct
 {
   GTask        *task;   /* borrowed: the task outlives its readers */
   GInputStream *stream; /* owned */
-  gboolean      is_stdout;
+  PipeKind      kind;
 } PipeReader;
 
 static void read_next_chunk (PipeReader *reader);
@@ -358,7 +370,11 @@ on_chunk_read (GObject      *object,
     }
 
   size = g_bytes_get_size (bytes);
-  if (reader->is_stdout)
+  if (reader->kind == PIPE_NAMESPACE)
+    {
+      /* Not ours to read. */
+    }
+  else if (reader->kind == PIPE_STDOUT)
     {
       if (run->out->len + size > run->max_out)
         {
@@ -388,26 +404,34 @@ read_next_chunk (PipeReader *reader)
 {
   ChildRun *run = g_task_get_task_data (reader->task);
   gsize count = READ_CHUNK_SIZE;
+  GCancellable *cancellable = run->io_cancellable;
 
   /* Ask for no more than the cap still allows, plus one byte to notice
    * going over it: stdout never holds more than cap + 1 bytes. */
-  if (reader->is_stdout)
+  if (reader->kind == PIPE_STDOUT)
     count = MIN (count, run->max_out - run->out->len + 1);
+  else if (reader->kind == PIPE_NAMESPACE)
+    {
+      /* Killing the child does not stop this one: its end is what tells
+       * that the kill is complete. */
+      count = 64;
+      cancellable = run->namespace_cancellable;
+    }
 
   g_input_stream_read_bytes_async (reader->stream, count, G_PRIORITY_DEFAULT,
-                                   run->io_cancellable, on_chunk_read, reader);
+                                   cancellable, on_chunk_read, reader);
 }
 
 static void
 start_reader (GTask        *task,
               GInputStream *stream,
-              gboolean      is_stdout)
+              PipeKind      kind)
 {
   PipeReader *reader = g_new0 (PipeReader, 1);
 
   reader->task = task;
   reader->stream = g_object_ref (stream);
-  reader->is_stdout = is_stdout;
+  reader->kind = kind;
   read_next_chunk (reader);
 }
 
@@ -491,6 +515,7 @@ nix_exec_child_run_async (const char * const  *argv,
                           const char * const  *envp,
                           NixExecChildFlags    flags,
                           GBytes              *input,
+                          GBytes              *fd3_data,
                           guint64              max_stdout_bytes,
                           guint64              max_stderr_bytes,
                           guint                timeout_ms,
@@ -504,6 +529,9 @@ nix_exec_child_run_async (const char * const  *argv,
   ChildRun *run;
   const char *identifier;
   int input_fd;
+  int fd3 = -1;
+  int namespace_pipe[2] = { -1, -1 };
+  g_autoptr(GInputStream) namespace_stream = NULL;
 
   g_return_if_fail (argv != NULL && argv[0] != NULL);
   g_return_if_fail (max_stdout_bytes > 0);
@@ -537,9 +565,39 @@ nix_exec_child_run_async (const char * const  *argv,
       return;
     }
 
+  if (fd3_data != NULL)
+    {
+      fd3 = input_memfd_new (fd3_data, &error);
+      if (fd3 < 0)
+        {
+          close (input_fd);
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+    }
+
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_take_stdin_fd (launcher, input_fd);
+  if (fd3 >= 0)
+    g_subprocess_launcher_take_fd (launcher, fd3, 3);
+
+  if ((flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0)
+    {
+      /* Close-on-exec here, so that no other child of this process holds
+       * the write end; the launcher puts it on fd 4 of this child only,
+       * and closes our copy when it is freed. */
+      if (!g_unix_open_pipe (namespace_pipe, FD_CLOEXEC, &error))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+      namespace_stream = g_unix_input_stream_new (namespace_pipe[0], TRUE);
+      g_subprocess_launcher_take_fd (launcher, namespace_pipe[1], NIX_EXEC_CHILD_NAMESPACE_FD);
+      run->namespace_cancellable = g_cancellable_new ();
+    }
   if (envp != NULL)
     g_subprocess_launcher_set_environ (launcher, (char **) envp);
   g_subprocess_launcher_set_child_setup (launcher, child_setup,
@@ -558,10 +616,12 @@ nix_exec_child_run_async (const char * const  *argv,
 
   /* The task holds itself until the wait and both readers are done; the
    * wait has no cancellable because the child is always reaped. */
-  run->pending = 3;
+  run->pending = namespace_stream != NULL ? 4 : 3;
   g_subprocess_wait_async (run->subprocess, NULL, on_wait_done, task);
-  start_reader (task, g_subprocess_get_stdout_pipe (run->subprocess), TRUE);
-  start_reader (task, g_subprocess_get_stderr_pipe (run->subprocess), FALSE);
+  start_reader (task, g_subprocess_get_stdout_pipe (run->subprocess), PIPE_STDOUT);
+  start_reader (task, g_subprocess_get_stderr_pipe (run->subprocess), PIPE_STDERR);
+  if (namespace_stream != NULL)
+    start_reader (task, namespace_stream, PIPE_NAMESPACE);
 
   if (timeout_ms > 0)
     {

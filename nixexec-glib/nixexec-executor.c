@@ -1037,7 +1037,7 @@ resolve_runtime_async (NixExecExecutor     *self,
                                         nix_exec_language_runtime_attr (language), root);
         g_debug ("Resolving %s with %s", resolution->installable, self->nix_path);
         nix_exec_child_run_async ((const char * const *) argv, NULL,
-                                  NIX_EXEC_CHILD_FLAGS_NONE, NULL,
+                                  NIX_EXEC_CHILD_FLAGS_NONE, NULL, NULL,
                                   NIX_MAX_STDOUT_BYTES, NIX_MAX_STDERR_BYTES, 0,
                                   resolution->cancellable, on_nix_build_done, resolution);
       }
@@ -1537,6 +1537,7 @@ on_runtime_resolved (GObject      *object,
   g_autoptr(GError) error = NULL;
   g_autofree char *interpreter = NULL;
   g_auto(GStrv) argv = NULL;
+  g_autoptr(GBytes) bwrap_options = NULL;
   g_auto(GStrv) host_environ = NULL;
   const char * const no_environ[] = { NULL };
   guint timeout_secs;
@@ -1579,8 +1580,7 @@ on_runtime_resolved (GObject      *object,
       plan.cache_dir = nix_exec_config_get_cache_dir (self->config);
       plan.host_environ = (const char * const *) host_environ;
 
-      argv = nix_exec_sandbox_build_argv (&plan, &error);
-      if (argv == NULL)
+      if (!nix_exec_sandbox_build_command (&plan, &argv, &bwrap_options, &error))
         {
           g_prefix_error (&error, "Stage “%s”: ", nix_exec_stage_get_id (data->stage));
           g_task_return_error (task, g_steal_pointer (&error));
@@ -1602,7 +1602,7 @@ on_runtime_resolved (GObject      *object,
                             data->sandboxed ? no_environ : NULL,
                             data->sandboxed ? NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE
                                             : NIX_EXEC_CHILD_FLAGS_NONE,
-                            data->input,
+                            data->input, bwrap_options,
                             nix_exec_config_get_max_output_bytes (self->config),
                             nix_exec_config_get_max_stderr_bytes (self->config),
                             timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000,

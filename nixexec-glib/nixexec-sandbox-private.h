@@ -49,12 +49,18 @@ typedef struct
 } NixExecSandboxPlan;
 
 /*
- * The argv that runs the plan's script under bwrap, or NULL with
+ * The command that runs the plan's script under bwrap: *out_argv is
+ * `bwrap --args 3 -- <interpreter> <script>`, and *out_options the
+ * NUL-separated options bwrap must find on fd 3. Run it with
+ * NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE: the options hold --sync-fd
+ * NIX_EXEC_CHILD_NAMESPACE_FD. Fails with
  * NIX_EXEC_ERROR_INVALID_EFFECTS (a declared path that cannot be granted)
  * or NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE (an extra bind that must not be).
  * The child gets an empty environment: the stage's is set by bwrap.
  */
-GStrv        nix_exec_sandbox_build_argv              (const NixExecSandboxPlan  *plan,
+gboolean     nix_exec_sandbox_build_command           (const NixExecSandboxPlan  *plan,
+                                                       GStrv                     *out_argv,
+                                                       GBytes                   **out_options,
                                                        GError                   **error);
 
 /* Refuses extra read-only binds that would expose the home directory, the

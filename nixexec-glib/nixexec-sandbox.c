@@ -55,6 +55,7 @@
 
 #include <glib/gstdio.h>
 
+#include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-sandbox-private.h"
 
@@ -411,8 +412,8 @@ add_declared_path (GPtrArray        *mounts,
   /* Shown to the stage where it declared it, even through a symbolic link;
    * bound from where it really is, which is what the checks look at. */
   dest = g_canonicalize_filename (path, "/");
-  if (!check_dest (what, dest, NIX_EXEC_ERROR_INVALID_EFFECTS, error) ||
-      !check_source (protected, what, source, writable, NIX_EXEC_ERROR_INVALID_EFFECTS, error))
+  if (!check_source (protected, what, source, writable, NIX_EXEC_ERROR_INVALID_EFFECTS, error) ||
+      !check_dest (what, dest, NIX_EXEC_ERROR_INVALID_EFFECTS, error))
     return FALSE;
 
   add_mount (mounts, writable ? MOUNT_BIND : MOUNT_RO_BIND, source, dest);
@@ -574,11 +575,15 @@ nix_exec_sandbox_check_extra_ro_binds (const char * const  *extra_ro_binds,
   return TRUE;
 }
 
-GStrv
-nix_exec_sandbox_build_argv (const NixExecSandboxPlan  *plan,
-                             GError                   **error)
+gboolean
+nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
+                                GStrv                     *out_argv,
+                                GBytes                   **out_options,
+                                GError                   **error)
 {
   g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
+  g_auto(GStrv) options = NULL;
+  g_autoptr(GByteArray) serialized = g_byte_array_new ();
   g_autoptr(GPtrArray) mounts = g_ptr_array_new_with_free_func ((GDestroyNotify) mount_free);
   g_auto(Protected) protected = { NULL, };
   g_autofree char *store_dir = NULL;
@@ -589,14 +594,15 @@ nix_exec_sandbox_build_argv (const NixExecSandboxPlan  *plan,
   const char * const *paths;
   gboolean network;
 
-  g_return_val_if_fail (plan != NULL, NULL);
-  g_return_val_if_fail (plan->bwrap_path != NULL, NULL);
-  g_return_val_if_fail (NIX_EXEC_IS_EFFECT_SET (plan->effects), NULL);
-  g_return_val_if_fail (plan->runtime_path != NULL && g_path_is_absolute (plan->runtime_path), NULL);
-  g_return_val_if_fail (plan->interpreter != NULL, NULL);
-  g_return_val_if_fail (plan->script_path != NULL, NULL);
-  g_return_val_if_fail (plan->script_extension != NULL, NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+  g_return_val_if_fail (plan != NULL, FALSE);
+  g_return_val_if_fail (plan->bwrap_path != NULL, FALSE);
+  g_return_val_if_fail (NIX_EXEC_IS_EFFECT_SET (plan->effects), FALSE);
+  g_return_val_if_fail (plan->runtime_path != NULL && g_path_is_absolute (plan->runtime_path), FALSE);
+  g_return_val_if_fail (plan->interpreter != NULL, FALSE);
+  g_return_val_if_fail (plan->script_path != NULL, FALSE);
+  g_return_val_if_fail (plan->script_extension != NULL, FALSE);
+  g_return_val_if_fail (out_argv != NULL && out_options != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   /* The directory of the runtime's store path: /nix/store, or the store
    * directory of a nix configured otherwise. */
@@ -608,14 +614,14 @@ nix_exec_sandbox_build_argv (const NixExecSandboxPlan  *plan,
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
                    "The runtime “%s” is not inside a store directory", plan->runtime_path);
-      return NULL;
+      return FALSE;
     }
   add_mount (mounts, MOUNT_RO_BIND, protected.store_dir, store_dir);
 
   for (guint i = 0; plan->extra_ro_binds != NULL && plan->extra_ro_binds[i] != NULL; i++)
     {
       if (!add_extra_ro_bind (mounts, &protected, plan->extra_ro_binds[i], error))
-        return NULL;
+        return FALSE;
     }
 
   if (network)
@@ -640,13 +646,13 @@ nix_exec_sandbox_build_argv (const NixExecSandboxPlan  *plan,
   for (guint i = 0; paths[i] != NULL; i++)
     {
       if (!add_declared_path (mounts, &protected, "FsWrite", paths[i], TRUE, error))
-        return NULL;
+        return FALSE;
     }
   paths = nix_exec_effect_set_get_read_paths (plan->effects);
   for (guint i = 0; paths[i] != NULL; i++)
     {
       if (!add_declared_path (mounts, &protected, "FsRead", paths[i], FALSE, error))
-        return NULL;
+        return FALSE;
     }
 
   /* The one script this stage runs, not the cache it lives in. */
@@ -658,15 +664,20 @@ nix_exec_sandbox_build_argv (const NixExecSandboxPlan  *plan,
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
                    "The stage script “%s” cannot be used: %s",
                    plan->script_path, g_strerror (saved_errno));
-      return NULL;
+      return FALSE;
     }
   script_name = g_strconcat ("stage.", plan->script_extension, NULL);
   script_dest = g_build_filename (NIX_EXEC_SANDBOX_SCRIPT_DIR, script_name, NULL);
 
   g_ptr_array_sort (mounts, compare_mounts);
 
-  g_strv_builder_add (argv, plan->bwrap_path);
+  /* Everything but the command goes to bwrap through a file (--args): the
+   * host paths it names stay out of /proc/1/cmdline inside the sandbox and
+   * out of `ps` outside. */
   add_confinement (argv, plan->disable_userns, network);
+  /* Held by the namespace's init until everything in it is gone (see
+   * nixexec-child.c). */
+  g_strv_builder_add_many (argv, "--sync-fd", G_STRINGIFY (NIX_EXEC_CHILD_NAMESPACE_FD), NULL);
   add_environment (argv, plan->host_environ);
 
   /* The root is an empty tmpfs of bwrap's; everything is built on it, then
@@ -702,13 +713,20 @@ nix_exec_sandbox_build_argv (const NixExecSandboxPlan  *plan,
                            "--ro-bind", script_source, script_dest,
                            "--remount-ro", "/",
                            "--chdir", NIX_EXEC_SANDBOX_WORK_DIR,
-                           "--",
                            NULL);
 
-  interpreter = g_build_filename (plan->runtime_path, "bin", plan->interpreter, NULL);
-  g_strv_builder_add_many (argv, interpreter, script_dest, NULL);
+  options = g_strv_builder_end (argv);
+  for (guint i = 0; options[i] != NULL; i++)
+    g_byte_array_append (serialized, (const guint8 *) options[i], strlen (options[i]) + 1);
 
-  return g_strv_builder_end (argv);
+  interpreter = g_build_filename (plan->runtime_path, "bin", plan->interpreter, NULL);
+  argv = g_strv_builder_new ();
+  g_strv_builder_add_many (argv, plan->bwrap_path, "--args", "3", "--",
+                           interpreter, script_dest, NULL);
+
+  *out_argv = g_strv_builder_end (argv);
+  *out_options = g_byte_array_free_to_bytes (g_steal_pointer (&serialized));
+  return TRUE;
 }
 
 gboolean
