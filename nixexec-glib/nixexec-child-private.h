@@ -17,16 +17,16 @@ G_BEGIN_DECLS
 
 typedef enum {
   NIX_EXEC_CHILD_FLAGS_NONE = 0,
-  /* argv[0] is bwrap with --unshare-pid and --sync-fd
-   * NIX_EXEC_CHILD_NAMESPACE_FD: the run ends only once the pid namespace is
-   * gone, everything the stage started with it, and killing kills the
+  /* argv[0] is bwrap with --unshare-pid and --info-fd
+   * NIX_EXEC_CHILD_INFO_FD: the run ends only once the pid namespace is
+   * gone, and everything the stage started with it; killing kills the
    * namespace's init along with the process group. */
   NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE = 1 << 0,
 } NixExecChildFlags;
 
-/* With NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE, the child's fd holding the write
- * end of the pipe that tells when the namespace is gone. */
-#define NIX_EXEC_CHILD_NAMESPACE_FD 4
+/* With NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE, the child's fd on which bwrap
+ * says which process is the namespace's init. */
+#define NIX_EXEC_CHILD_INFO_FD 4
 typedef struct
 {
   GBytes   *stdout_bytes;

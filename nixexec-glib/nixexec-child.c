@@ -23,15 +23,18 @@
  *    main context, so every callback here runs on that one context.
  *  - A child that is bwrap with a pid namespace (NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE)
  *    puts the stage in a session of its own, out of reach of the group
- *    kill, and its outer process exits as soon as the stage's first process
- *    does, while the namespace's init (and whatever the stage left running)
- *    lives on until --die-with-parent kills it. So the namespace itself is
- *    watched: the write end of a pipe is the child's fd 4, which bwrap's
- *    init keeps open (--sync-fd) and no stage process ever has. The kernel
- *    lets init die only after every other process of the namespace is dead
- *    and reaped, so end-of-file on that pipe means nothing of the stage is
- *    left, and the operation waits for it. Killing kills bwrap's children
- *    (that init) as well as the group, so the namespace goes at once.
+ *    kill; and bwrap's outer process, our child, exits as soon as the
+ *    stage's first process does, while the namespace's init, and whatever
+ *    the stage left running, lives on until --die-with-parent kills it. So
+ *    the namespace is watched through its init, whose host pid bwrap writes
+ *    on its --info-fd (our fd 4) as soon as it has cloned it. The kernel
+ *    makes init a zombie only after it has killed and reaped every other
+ *    process of the namespace, so the run ends once that init is a zombie
+ *    or gone; closing its files comes earlier in its exit, so the end of a
+ *    pipe it holds would not do. Killing kills that init, which takes the
+ *    whole namespace with it, as well as the group. Its start time and its
+ *    pid namespace, read when its pid is, tell it from a later process that
+ *    got the same pid.
  */
 #include "config.h"
 
@@ -54,6 +57,8 @@
 /* How long a reaped bwrap's namespace may take to go; it takes milliseconds
  * unless something is badly wrong. */
 #define NAMESPACE_GRACE_MS 10000
+#define NAMESPACE_POLL_MS  2
+#define INFO_MAX_BYTES     4096
 
 typedef struct
 {
@@ -63,15 +68,26 @@ typedef struct
   GSource      *deadline_source; /* owned, attached */
   GSource      *cancel_source;   /* owned, attached; watches the caller's cancellable */
   GSource      *grace_source;    /* owned, attached */
-  GSource      *namespace_grace_source; /* owned, attached */
-  GCancellable *namespace_cancellable;  /* owned; gives up on the namespace pipe */
   NixExecChildFlags flags;
+  /* NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE only. */
+  GCancellable *info_cancellable;  /* owned; gives up on bwrap's info */
+  GByteArray   *info;            /* what bwrap wrote on its info fd */
+  gboolean      info_done;
+  GPid          init_pid;        /* the namespace's init, 0 when unknown or gone */
+  guint64       init_start_time; /* its start time, 0 when unknown */
+  guint64       init_pid_ns;     /* the inode of its pid namespace, 0 when unknown */
+  gboolean      watch_started;
+  GSource      *watch_source;    /* owned, attached; polls for init's end */
+  GSource      *info_grace_source; /* owned, attached */
+  gint64        watch_deadline;
   GByteArray   *out;
   GByteArray   *err;
   guint64       max_out;
   guint64       max_err;
   gboolean      err_truncated;
-  guint         pending;         /* the wait plus the two readers (plus the namespace's) */
+  /* The wait and the two readers; with a pid namespace, also bwrap's info
+   * and the namespace's end. */
+  guint         pending;
   GError       *error;           /* the first reason the child was killed */
   gboolean      reaped;
   int           wait_status;
@@ -93,10 +109,12 @@ child_run_free (ChildRun *run)
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
   destroy_source (&run->grace_source);
-  destroy_source (&run->namespace_grace_source);
+  destroy_source (&run->watch_source);
+  destroy_source (&run->info_grace_source);
   g_clear_object (&run->subprocess);
   g_clear_object (&run->io_cancellable);
-  g_clear_object (&run->namespace_cancellable);
+  g_clear_object (&run->info_cancellable);
+  g_clear_pointer (&run->info, g_byte_array_unref);
   g_clear_pointer (&run->out, g_byte_array_unref);
   g_clear_pointer (&run->err, g_byte_array_unref);
   g_clear_error (&run->error);
@@ -190,13 +208,104 @@ kill_children_of (GPid pid)
   return killed;
 }
 
+/* Reads what identifies @pid: its state and start time. FALSE when there is
+ * no such process. */
+static gboolean
+read_process_stat (GPid     pid,
+                   char    *out_state,
+                   guint64 *out_start_time)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *close_paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  /* "pid (comm) state ppid ...": comm may hold anything, spaces and
+   * parentheses included. The start time is field 22, the 20th after comm. */
+  close_paren = strrchr (stat, ')');
+  if (close_paren == NULL || close_paren[1] != ' ')
+    return FALSE;
+  fields = g_strsplit (close_paren + 2, " ", 21);
+  if (g_strv_length (fields) < 20)
+    return FALSE;
+  *out_state = fields[0][0];
+  *out_start_time = g_ascii_strtoull (fields[19], NULL, 10);
+  return TRUE;
+}
+
+/* The inode of @pid's pid namespace, 0 when it cannot be read. */
+static guint64
+read_pid_namespace (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/pid", (int) pid);
+  g_autofree char *target = g_file_read_link (path, NULL);
+  const char *bracket = target != NULL ? strchr (target, '[') : NULL;
+
+  return bracket != NULL ? g_ascii_strtoull (bracket + 1, NULL, 10) : 0;
+}
+
+/* Whether the namespace's init has died, and with it everything else in
+ * the namespace. */
+static gboolean
+namespace_gone (ChildRun *run)
+{
+  guint64 start_time = 0;
+  guint64 pid_ns;
+  char state = '?';
+
+  if (run->init_pid <= 0)
+    return TRUE;
+  if (!read_process_stat (run->init_pid, &state, &start_time) ||
+      state == 'Z' || state == 'X' ||
+      (run->init_start_time != 0 && start_time != run->init_start_time))
+    return TRUE;
+  pid_ns = read_pid_namespace (run->init_pid);
+  return run->init_pid_ns != 0 && pid_ns != 0 && pid_ns != run->init_pid_ns;
+}
+
+/* Reads the namespace's init from bwrap's info, {"child-pid": N,
+ * "pid-namespace": M, ...}, and what tells it apart later. */
+static void
+parse_info (ChildRun *run)
+{
+  g_autofree char *text = g_strndup ((const char *) run->info->data, run->info->len);
+  const char *pid_key = strstr (text, "\"child-pid\"");
+  const char *ns_key = strstr (text, "\"pid-namespace\"");
+  guint64 start_time = 0;
+  char state = '?';
+
+  if (pid_key == NULL || (pid_key = strchr (pid_key, ':')) == NULL)
+    return;
+  run->init_pid = (GPid) g_ascii_strtoll (pid_key + 1, NULL, 10);
+  if (ns_key != NULL && (ns_key = strchr (ns_key, ':')) != NULL)
+    run->init_pid_ns = g_ascii_strtoull (ns_key + 1, NULL, 10);
+
+  if (run->init_pid <= 0 || !read_process_stat (run->init_pid, &state, &start_time) ||
+      state == 'Z' || state == 'X')
+    {
+      run->init_pid = 0;
+      return;
+    }
+  run->init_start_time = start_time;
+  if (run->init_pid_ns != 0 && read_pid_namespace (run->init_pid) != run->init_pid_ns)
+    run->init_pid = 0;   /* already gone, and its pid taken */
+}
+
 static void
 kill_child (ChildRun *run)
 {
-  /* The pid namespace's init first: the group kill reaches only bwrap's
-   * outer process, whose death would take init down only asynchronously. */
-  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0 && !run->reaped && run->pid > 0)
-    kill_children_of (run->pid);
+  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0)
+    {
+      /* The namespace's init: its death takes everything in the namespace,
+       * sessions of their own included. Before bwrap has said which it is,
+       * bwrap's children are the candidates. */
+      if (run->init_pid > 0 && !namespace_gone (run))
+        kill (run->init_pid, SIGKILL);
+      else if (!run->info_done && !run->reaped && run->pid > 0)
+        kill_children_of (run->pid);
+    }
   kill_group (run);
 }
 
@@ -229,7 +338,8 @@ child_run_maybe_complete (GTask *task)
     return;
 
   destroy_source (&run->grace_source);
-  destroy_source (&run->namespace_grace_source);
+  destroy_source (&run->watch_source);
+  destroy_source (&run->info_grace_source);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
 
@@ -273,15 +383,58 @@ on_pipe_grace_expired (gpointer user_data)
 }
 
 static gboolean
-on_namespace_grace_expired (gpointer user_data)
+on_watch_poll (gpointer user_data)
 {
   GTask *task = user_data;
   ChildRun *run = g_task_get_task_data (task);
 
-  g_warning ("The sandbox of child %d was still alive %d ms after it exited; "
-             "no longer waiting for it", (int) run->pid, NAMESPACE_GRACE_MS);
-  g_cancellable_cancel (run->namespace_cancellable);
-  g_clear_pointer (&run->namespace_grace_source, g_source_unref);
+  if (!namespace_gone (run))
+    {
+      if (g_get_monotonic_time () < run->watch_deadline)
+        return G_SOURCE_CONTINUE;
+      g_warning ("The sandbox of child %d was still alive %d ms after it exited; "
+                 "no longer waiting for it", (int) run->pid, NAMESPACE_GRACE_MS);
+    }
+
+  g_clear_pointer (&run->watch_source, g_source_unref);
+  child_run_maybe_complete (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Once bwrap is reaped and has said which process is the namespace's init,
+ * waits for that init to be gone. */
+static void
+maybe_watch_namespace (GTask *task)
+{
+  ChildRun *run = g_task_get_task_data (task);
+
+  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) == 0 || run->watch_started ||
+      !run->reaped || !run->info_done)
+    return;
+  run->watch_started = TRUE;
+
+  if (namespace_gone (run))
+    {
+      child_run_maybe_complete (task);
+      return;
+    }
+
+  /* --die-with-parent is on its way; do not wait for it. */
+  kill (run->init_pid, SIGKILL);
+  run->watch_deadline = g_get_monotonic_time () + NAMESPACE_GRACE_MS * G_TIME_SPAN_MILLISECOND;
+  run->watch_source = g_timeout_source_new (NAMESPACE_POLL_MS);
+  g_source_set_callback (run->watch_source, on_watch_poll, task, NULL);
+  g_source_set_static_name (run->watch_source, "[nixexec] namespace end");
+  g_source_attach (run->watch_source, g_task_get_context (task));
+}
+
+static gboolean
+on_info_grace_expired (gpointer user_data)
+{
+  ChildRun *run = user_data;
+
+  g_cancellable_cancel (run->info_cancellable);
+  g_clear_pointer (&run->info_grace_source, g_source_unref);
   return G_SOURCE_REMOVE;
 }
 
@@ -301,12 +454,14 @@ on_wait_done (GObject      *object,
   run->reaped = TRUE;
   run->wait_status = g_subprocess_get_status (G_SUBPROCESS (object));
 
-  if (run->namespace_cancellable != NULL && run->namespace_grace_source == NULL)
+  /* bwrap's info pipe reaches its end now that bwrap is gone: nothing
+   * else holds it. Should it not, stop waiting on it eventually. */
+  if (run->info_cancellable != NULL && !run->info_done && run->info_grace_source == NULL)
     {
-      run->namespace_grace_source = g_timeout_source_new (NAMESPACE_GRACE_MS);
-      g_source_set_callback (run->namespace_grace_source, on_namespace_grace_expired, task, NULL);
-      g_source_set_static_name (run->namespace_grace_source, "[nixexec] namespace grace");
-      g_source_attach (run->namespace_grace_source, g_task_get_context (task));
+      run->info_grace_source = g_timeout_source_new (NAMESPACE_GRACE_MS);
+      g_source_set_callback (run->info_grace_source, on_info_grace_expired, run, NULL);
+      g_source_set_static_name (run->info_grace_source, "[nixexec] sandbox info grace");
+      g_source_attach (run->info_grace_source, g_task_get_context (task));
     }
 
   /* Whatever the child left behind in its group goes with it; this is also
@@ -321,13 +476,14 @@ on_wait_done (GObject      *object,
       g_source_attach (run->grace_source, g_task_get_context (task));
     }
 
+  maybe_watch_namespace (task);
   child_run_maybe_complete (task);
 }
 
 typedef enum {
   PIPE_STDOUT,
   PIPE_STDERR,
-  PIPE_NAMESPACE,  /* nothing is written to it; only its end matters */
+  PIPE_INFO,       /* bwrap's --info-fd */
 } PipeKind;
 
 typedef struct
@@ -343,6 +499,17 @@ static void
 pipe_reader_finish (PipeReader *reader)
 {
   GTask *task = reader->task;
+  ChildRun *run = g_task_get_task_data (task);
+
+  if (reader->kind == PIPE_INFO)
+    {
+      parse_info (run);
+      run->info_done = TRUE;
+      /* Killed before bwrap said which process is init: kill it now. */
+      if (run->error != NULL)
+        kill_child (run);
+      maybe_watch_namespace (task);
+    }
 
   g_input_stream_close (reader->stream, NULL, NULL);
   g_object_unref (reader->stream);
@@ -370,9 +537,14 @@ on_chunk_read (GObject      *object,
     }
 
   size = g_bytes_get_size (bytes);
-  if (reader->kind == PIPE_NAMESPACE)
+  if (reader->kind == PIPE_INFO)
     {
-      /* Not ours to read. */
+      if (run->info->len + size > INFO_MAX_BYTES)
+        {
+          pipe_reader_finish (reader);
+          return;
+        }
+      g_byte_array_append (run->info, g_bytes_get_data (bytes, NULL), size);
     }
   else if (reader->kind == PIPE_STDOUT)
     {
@@ -410,12 +582,12 @@ read_next_chunk (PipeReader *reader)
    * going over it: stdout never holds more than cap + 1 bytes. */
   if (reader->kind == PIPE_STDOUT)
     count = MIN (count, run->max_out - run->out->len + 1);
-  else if (reader->kind == PIPE_NAMESPACE)
+  else if (reader->kind == PIPE_INFO)
     {
-      /* Killing the child does not stop this one: its end is what tells
-       * that the kill is complete. */
-      count = 64;
-      cancellable = run->namespace_cancellable;
+      /* Killing the child does not stop this one: it says what else to
+       * kill, and what to wait for. */
+      count = INFO_MAX_BYTES;
+      cancellable = run->info_cancellable;
     }
 
   g_input_stream_read_bytes_async (reader->stream, count, G_PRIORITY_DEFAULT,
@@ -530,8 +702,8 @@ nix_exec_child_run_async (const char * const  *argv,
   const char *identifier;
   int input_fd;
   int fd3 = -1;
-  int namespace_pipe[2] = { -1, -1 };
-  g_autoptr(GInputStream) namespace_stream = NULL;
+  int info_pipe[2] = { -1, -1 };
+  g_autoptr(GInputStream) info_stream = NULL;
 
   g_return_if_fail (argv != NULL && argv[0] != NULL);
   g_return_if_fail (max_stdout_bytes > 0);
@@ -588,15 +760,16 @@ nix_exec_child_run_async (const char * const  *argv,
       /* Close-on-exec here, so that no other child of this process holds
        * the write end; the launcher puts it on fd 4 of this child only,
        * and closes our copy when it is freed. */
-      if (!g_unix_open_pipe (namespace_pipe, FD_CLOEXEC, &error))
+      if (!g_unix_open_pipe (info_pipe, FD_CLOEXEC, &error))
         {
           g_task_return_error (task, g_steal_pointer (&error));
           g_object_unref (task);
           return;
         }
-      namespace_stream = g_unix_input_stream_new (namespace_pipe[0], TRUE);
-      g_subprocess_launcher_take_fd (launcher, namespace_pipe[1], NIX_EXEC_CHILD_NAMESPACE_FD);
-      run->namespace_cancellable = g_cancellable_new ();
+      info_stream = g_unix_input_stream_new (info_pipe[0], TRUE);
+      g_subprocess_launcher_take_fd (launcher, info_pipe[1], NIX_EXEC_CHILD_INFO_FD);
+      run->info_cancellable = g_cancellable_new ();
+      run->info = g_byte_array_new ();
     }
   if (envp != NULL)
     g_subprocess_launcher_set_environ (launcher, (char **) envp);
@@ -616,12 +789,12 @@ nix_exec_child_run_async (const char * const  *argv,
 
   /* The task holds itself until the wait and both readers are done; the
    * wait has no cancellable because the child is always reaped. */
-  run->pending = namespace_stream != NULL ? 4 : 3;
+  run->pending = info_stream != NULL ? 5 : 3;
   g_subprocess_wait_async (run->subprocess, NULL, on_wait_done, task);
   start_reader (task, g_subprocess_get_stdout_pipe (run->subprocess), PIPE_STDOUT);
   start_reader (task, g_subprocess_get_stderr_pipe (run->subprocess), PIPE_STDERR);
-  if (namespace_stream != NULL)
-    start_reader (task, namespace_stream, PIPE_NAMESPACE);
+  if (info_stream != NULL)
+    start_reader (task, info_stream, PIPE_INFO);
 
   if (timeout_ms > 0)
     {

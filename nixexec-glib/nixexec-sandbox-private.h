@@ -52,8 +52,8 @@ typedef struct
  * The command that runs the plan's script under bwrap: *out_argv is
  * `bwrap --args 3 -- <interpreter> <script>`, and *out_options the
  * NUL-separated options bwrap must find on fd 3. Run it with
- * NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE: the options hold --sync-fd
- * NIX_EXEC_CHILD_NAMESPACE_FD. Fails with
+ * NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE: the options hold --info-fd
+ * NIX_EXEC_CHILD_INFO_FD. Fails with
  * NIX_EXEC_ERROR_INVALID_EFFECTS (a declared path that cannot be granted)
  * or NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE (an extra bind that must not be).
  * The child gets an empty environment: the stage's is set by bwrap.

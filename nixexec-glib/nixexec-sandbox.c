@@ -675,9 +675,9 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
    * host paths it names stay out of /proc/1/cmdline inside the sandbox and
    * out of `ps` outside. */
   add_confinement (argv, plan->disable_userns, network);
-  /* Held by the namespace's init until everything in it is gone (see
+  /* Which process is the namespace's init, to wait for its end (see
    * nixexec-child.c). */
-  g_strv_builder_add_many (argv, "--sync-fd", G_STRINGIFY (NIX_EXEC_CHILD_NAMESPACE_FD), NULL);
+  g_strv_builder_add_many (argv, "--info-fd", G_STRINGIFY (NIX_EXEC_CHILD_INFO_FD), NULL);
   add_environment (argv, plan->host_environ);
 
   /* The root is an empty tmpfs of bwrap's; everything is built on it, then
