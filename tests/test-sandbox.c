@@ -1069,6 +1069,9 @@ test_fs_write_declared (Fixture       *fixture,
 
   g_test_summary ("An FsWrite stage writes its declared directory and file on the host");
 
+  /* Declared read as well, the directory stays writable: for one path,
+   * read-write wins. */
+  nix_exec_effect_set_add_fs_read (effects, dir);
   nix_exec_effect_set_add_fs_write (effects, dir);
   nix_exec_effect_set_add_fs_write (effects, single);
   json_object_set_string_member (paths, "in_dir", in_dir);
