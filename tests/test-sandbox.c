@@ -643,6 +643,8 @@ test_credentials (Fixture       *fixture,
     g_assert_cmpint (json_array_get_int_element (groups, i), ==, 65534);
   for (guint i = 0; i < G_N_ELEMENTS (caps); i++)
     g_assert_cmpstr (json_object_get_string_member (report, caps[i]), ==, "0000000000000000");
+  /* No set-uid binary can raise them either. */
+  g_assert_cmpstr (json_object_get_string_member (report, "NoNewPrivs"), ==, "1");
   /* EPERM without CAP_SETUID; EINVAL as well, since uid 0 does not even
    * exist in the sandbox's user namespace (only 65534 is mapped). */
   setuid0 = json_object_get_string_member (report, "setuid0");
