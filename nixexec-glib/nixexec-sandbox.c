@@ -37,9 +37,9 @@
  * What is never bound. A declared path (after symbolic links) must not be
  * `/`, contain the home directory, contain or lie inside the script cache,
  * contain or be the nix daemon's socket directory, or (written) overlap
- * the store; inside the sandbox, it must not land on /work, /proc, /dev or
- * /run/nixexec. Such a declaration fails the call instead of weakening the
- * sandbox.
+ * the store; inside the sandbox, it must not land on, in or above /work,
+ * /proc, /dev or /run/nixexec. Such a declaration fails the call instead of
+ * weakening the sandbox.
  */
 #include "config.h"
 
@@ -290,9 +290,11 @@ check_dest (const char  *what,
       return FALSE;
     }
 
+  /* Neither inside the sandbox's own paths nor above them: /run would
+   * cover where the script is mounted. */
   for (guint i = 0; reserved_dests[i] != NULL; i++)
     {
-      if (path_is_within (dest, reserved_dests[i]))
+      if (path_is_within (dest, reserved_dests[i]) || path_is_within (reserved_dests[i], dest))
         {
           g_set_error (error, NIX_EXEC_ERROR, code,
                        "%s lands on “%s”, which belongs to the sandbox", what, reserved_dests[i]);

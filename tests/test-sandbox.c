@@ -1163,6 +1163,10 @@ test_path_validation (Fixture       *fixture,
   if (g_file_test ("/work", G_FILE_TEST_IS_DIR))
     assert_refused (fixture, NIX_EXEC_EFFECT_KIND_FS_READ, "/work", "belongs to the sandbox");
   assert_refused (fixture, NIX_EXEC_EFFECT_KIND_FS_READ, "/proc", "belongs to the sandbox");
+  assert_refused (fixture, NIX_EXEC_EFFECT_KIND_FS_READ, "/dev/null", "belongs to the sandbox");
+  /* Above the sandbox's own paths: /run holds where the script goes. */
+  if (g_file_test ("/run", G_FILE_TEST_IS_DIR))
+    assert_refused (fixture, NIX_EXEC_EFFECT_KIND_FS_READ, "/run", "belongs to the sandbox");
 }
 
 static void
