@@ -1630,8 +1630,10 @@ on_runtime_resolved (GObject      *object,
  *
  * No thread is used: the child process is watched from the thread-default
  * main context of the caller, so many calls can run at once from one main
- * loop. Cancelling @cancellable kills the stage's whole process group with
- * SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ * loop. Cancelling @cancellable kills the stage with SIGKILL — its whole
+ * pid namespace when it is sandboxed, its whole process group otherwise —
+ * and the call reports %G_IO_ERROR_CANCELLED. A sandboxed call completes
+ * only once nothing the stage started is left.
  *
  * Since: 1.0
  */
@@ -1711,9 +1713,10 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
  * Finishes [method@NixExec.Executor.execute_async].
  *
  * Returns: (transfer full): the stage's result, or %NULL with an error: in
- *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,
- *   %G_IO_ERROR_CANCELLED when cancelled, or a %G_FILE_ERROR or %G_IO_ERROR
- *   when the script cache directory cannot be used
+ *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures (and
+ *   %NIX_EXEC_ERROR_INVALID_EFFECTS for a declared path the sandbox cannot
+ *   grant), %G_IO_ERROR_CANCELLED when cancelled, or a %G_FILE_ERROR or
+ *   %G_IO_ERROR when the script cache directory cannot be used
  *
  * Since: 1.0
  */
@@ -1750,8 +1753,9 @@ on_sync_done (GObject      *object,
  * Runs a stage on @input and waits for its result. This blocks the calling
  * thread: in a GUI, use [method@NixExec.Executor.execute_async].
  *
- * Cancelling @cancellable from another thread kills the stage's whole
- * process group with SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ * Cancelling @cancellable from another thread kills the stage with SIGKILL
+ * — its whole pid namespace when it is sandboxed, its whole process group
+ * otherwise — and the call reports %G_IO_ERROR_CANCELLED.
  *
  * Returns: (transfer full): the stage's result, or %NULL with an error: in
  *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,

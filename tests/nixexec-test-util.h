@@ -10,8 +10,13 @@ G_BEGIN_DECLS
 char          *nix_exec_test_make_tmpdir        (const char *prefix);
 void           nix_exec_test_rm_rf              (const char *path);
 
+/* Whether NIXEXEC_TEST_ALLOW_NO_SANDBOX=1: this host has no usable
+ * bubblewrap, run the suites unconfined and skip the escape suite. */
+gboolean       nix_exec_test_allow_no_sandbox  (void);
+
 /* A config for real nix on the bundled runtime flake (NIXEXEC_TEST_FLAKE),
- * offline, with its own cache directory. */
+ * offline, with its own cache directory, isolation AUTO and the host paths
+ * its runtimes need bound read-only. */
 NixExecConfig *nix_exec_test_config_new        (const char *cache_dir);
 
 /* An executor on that config; aborts the test if there is no nix. */
