@@ -379,8 +379,8 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * nixpkgs needs none, since its whole closure is in `/nix/store`; a
    * runtime that uses the host's own interpreters needs the host's `/usr`
    * (and, on a merged-`/usr` system, `/bin`, `/lib` and `/lib64`, which are
-   * recreated as the same symbolic links). Paths missing on this host are
-   * skipped. A path that would expose the home directory, the script cache
+   * recreated as the same symbolic links: a path that is a link is never
+   * followed). Paths missing on this host are skipped. A path that would expose the home directory, the script cache
    * or the nix daemon's socket (such as `/`) makes creating the executor
    * fail with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE. Ignored when stages
    * run unconfined. Setting %NULL clears the list.
