@@ -11,7 +11,16 @@
  *     nix's own output here, before any stage has run.
  *  3. `<store path>/bin/<interpreter> <script>` runs as a child (see
  *     nixexec-child.c): input JSON on stdin, one JSON value on stdout, under
- *     the deadline and caps of the config.
+ *     the deadline and caps of the config. When isolation is active, the
+ *     child is bwrap, with a sandbox derived from the stage's effects (see
+ *     nixexec-sandbox.c); nix itself never runs inside it, so the sandbox
+ *     needs neither the daemon socket nor the network to reach a runtime,
+ *     and any nix works, a distribution's /usr/bin/nix included.
+ *
+ * Isolation is decided once, when the executor is built: bwrap is found
+ * and probed (once per process), and the executor either confines every
+ * stage, fails to build (BWRAP, or AUTO with require-isolation), or runs
+ * stages unconfined with a warning and isolation-active FALSE.
  *
  * Everything asynchronous runs on the thread-default main context of the
  * caller of the _async function, with no thread per call. The sync entry
@@ -32,6 +41,7 @@
 #include "nixexec-pydeps-private.h"
 #include "nixexec-result-private.h"
 #include "nixexec-runtimes-private.h"
+#include "nixexec-sandbox-private.h"
 #include "nixexec-slots-private.h"
 #include "nixexec-wrapper-private.h"
 
@@ -74,10 +84,37 @@
  * stage has been reaped — grandchildren holding the output pipe open do not
  * keep it waiting. Cancelling reports %G_IO_ERROR_CANCELLED.
  *
- * ## Trust
+ * ## Isolation
  *
- * This is a reproducibility boundary, not a sandbox: a stage runs as the
- * calling user, with that user's files, network and environment.
+ * By default ([property@NixExec.Config:isolation] is
+ * %NIX_EXEC_ISOLATION_AUTO) every stage runs in a bubblewrap sandbox derived
+ * from its declared effects, when bubblewrap is installed in a system path
+ * and works on this host; it is probed once per process, when the first
+ * executor is built. Inside, the stage runs as uid and gid 65534 without
+ * capabilities, in fresh user, pid, ipc, uts, mount, cgroup and network
+ * namespaces, in a new session; it sees `/nix/store` read-only, a private
+ * empty `/work` (its working directory and `HOME`) and `/tmp`, its own
+ * script, the paths it declares with `FsRead` (read-only) and `FsWrite`
+ * (read-write), and [property@NixExec.Config:extra-ro-binds]; it has the
+ * network only when it declares `Network`; and its environment is cleared
+ * but for `PATH`, `LANG`, `LC_*` and the certificate variables. A stage
+ * that declares nothing (`Unknown`) gets the tightest sandbox. Killing a
+ * sandboxed stage kills its whole pid namespace: nothing it started
+ * survives the call, not even a process in a session of its own.
+ *
+ * A declared path must be absolute and exist, and must not expose the home
+ * directory, the script cache or the nix daemon's socket; otherwise the call
+ * fails with %NIX_EXEC_ERROR_INVALID_EFFECTS before the stage runs.
+ *
+ * Where bubblewrap cannot be used, an %NIX_EXEC_ISOLATION_AUTO executor runs
+ * stages unconfined — as the calling user, with that user's files, network
+ * and environment — logs a warning once per process and reports
+ * [property@NixExec.Executor:isolation-active] as %FALSE; with
+ * [property@NixExec.Config:require-isolation], or with
+ * %NIX_EXEC_ISOLATION_BWRAP, building the executor fails with
+ * %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE instead. Host interpreters
+ * ([property@NixExec.Config:runtime-source]) are never sandboxed. See
+ * `SECURITY.md` for what the sandbox does not block.
  *
  * Since: 1.0
  */
@@ -87,6 +124,10 @@ struct _NixExecExecutor
 
   NixExecConfig *config;   /* owned private copy, immutable after construction */
   char          *nix_path; /* owned */
+  /* Set once by init, then immutable. */
+  gboolean       isolation_active;
+  char          *bwrap_path;  /* owned; NULL unless isolation is active */
+  gboolean       bwrap_disable_userns;
 
   NixExecRuntimes *runtimes; /* owned; thread-safe on its own */
   NixExecSlots  *slots;    /* owned; thread-safe on its own */
@@ -99,6 +140,7 @@ enum {
   PROP_0,
   PROP_CONFIG,
   PROP_NIX_PATH,
+  PROP_ISOLATION_ACTIVE,
   N_PROPS
 };
 
@@ -147,6 +189,56 @@ nix_exec_executor_find_nix (void)
   return g_find_program_in_path ("nix");
 }
 
+/* Decides, once, whether this executor confines its stages. */
+static gboolean
+init_isolation (NixExecExecutor  *self,
+                GError          **error)
+{
+  NixExecIsolation isolation = nix_exec_config_get_isolation (self->config);
+  g_autoptr(GError) probe_error = NULL;
+
+  if (isolation == NIX_EXEC_ISOLATION_NONE)
+    return TRUE;
+
+  /* Checked whether or not bwrap works here, so that a config is refused
+   * on every host or on none. */
+  if (!nix_exec_sandbox_check_extra_ro_binds (nix_exec_config_get_extra_ro_binds (self->config),
+                                              nix_exec_config_get_cache_dir (self->config),
+                                              error))
+    return FALSE;
+
+  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
+    {
+      g_set_error_literal (&probe_error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                           "host interpreters (runtime-source HOST) run outside the sandbox, "
+                           "which confines nix store runtimes only");
+    }
+  else if (nix_exec_sandbox_probe (&self->bwrap_path, &self->bwrap_disable_userns, &probe_error))
+    {
+      self->isolation_active = TRUE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ISOLATION_ACTIVE]);
+      return TRUE;
+    }
+
+  if (isolation == NIX_EXEC_ISOLATION_BWRAP ||
+      nix_exec_config_get_require_isolation (self->config))
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                   "Stages must run isolated, but cannot: %s", probe_error->message);
+      return FALSE;
+    }
+
+  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
+    g_warning ("Stages run WITHOUT isolation, with the rights of this process: %s",
+               probe_error->message);
+  else if (nix_exec_sandbox_claim_warning ())
+    g_warning ("Stages run WITHOUT isolation, with the rights of this process: %s. "
+               "Install bubblewrap, allow user namespaces, or set require-isolation "
+               "to refuse to run stages unconfined.",
+               probe_error->message);
+  return TRUE;
+}
+
 static gboolean
 nix_exec_executor_initable_init (GInitable     *initable,
                                  GCancellable  *cancellable,
@@ -167,7 +259,7 @@ nix_exec_executor_initable_init (GInitable     *initable,
       g_warning ("runtime-source is HOST: stages run on this machine's own python3, node "
                  "and bash from PATH, not on runtimes pinned by nix");
       self->runtimes = nix_exec_runtimes_new (NULL, self->config);
-      return TRUE;
+      return init_isolation (self, error);
     }
 
   if (configured != NULL)
@@ -205,7 +297,8 @@ nix_exec_executor_initable_init (GInitable     *initable,
     }
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
-  return TRUE;
+
+  return init_isolation (self, error);
 }
 
 static void
@@ -235,6 +328,7 @@ nix_exec_executor_finalize (GObject *object)
   g_clear_object (&self->runtimes);
   g_clear_pointer (&self->slots, nix_exec_slots_unref);
   g_free (self->nix_path);
+  g_free (self->bwrap_path);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (nix_exec_executor_parent_class)->finalize (object);
@@ -256,6 +350,10 @@ nix_exec_executor_get_property (GObject    *object,
 
     case PROP_NIX_PATH:
       g_value_set_string (value, self->nix_path);
+      break;
+
+    case PROP_ISOLATION_ACTIVE:
+      g_value_set_boolean (value, self->isolation_active);
       break;
 
     default:
@@ -325,6 +423,22 @@ nix_exec_executor_class_init (NixExecExecutorClass *klass)
     g_param_spec_string ("nix-path", NULL, NULL,
                          NULL,
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * NixExecExecutor:isolation-active:
+   *
+   * Whether the executor runs its stages in a sandbox. %FALSE with
+   * %NIX_EXEC_ISOLATION_NONE, and with %NIX_EXEC_ISOLATION_AUTO on a host
+   * where bubblewrap cannot be used: stages then run unconfined, and a
+   * warning says why. Decided when the executor is built; it does not
+   * change afterwards.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ISOLATION_ACTIVE] =
+    g_param_spec_boolean ("isolation-active", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -472,6 +586,25 @@ nix_exec_executor_get_nix_path (NixExecExecutor *self)
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
 
   return self->nix_path;
+}
+
+/**
+ * nix_exec_executor_get_isolation_active:
+ * @self: a #NixExecExecutor
+ *
+ * Gets [property@NixExec.Executor:isolation-active].
+ *
+ * Returns: %TRUE when stages run in a sandbox, %FALSE when they run
+ *   unconfined
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_get_isolation_active (NixExecExecutor *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+
+  return self->isolation_active;
 }
 
 /**
@@ -881,6 +1014,7 @@ typedef struct
   NixExecRuntime  *runtime;      /* owned, once resolved */
   NixExecSlots    *slot;         /* owned while the stage holds a slot */
   gboolean         sync;         /* a blocking call: takes no slot */
+  gboolean         sandboxed;    /* the child is bwrap */
 } ExecuteData;
 
 static void
@@ -1068,13 +1202,19 @@ interpret_child_result (NixExecExecutor     *self,
   gsize length;
   const char *output;
 
-  if (!child->exited)
+  int term_signal = child->term_signal;
+
+  /* bwrap reports the stage's death by signal N as its own exit status
+   * 128 + N, as shells do; a stage that exits with such a status on purpose
+   * is reported the same way. */
+  if (!child->exited ||
+      (data->sandboxed && nix_exec_sandbox_exit_status_is_signal (child->exit_status, &term_signal)))
     {
       g_autofree char *excerpt = stderr_excerpt (child);
 
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
                    "Stage “%s” was killed by signal %d (%s): %s",
-                   stage_id, child->term_signal, g_strsignal (child->term_signal), excerpt);
+                   stage_id, term_signal, g_strsignal (term_signal), excerpt);
       return NULL;
     }
 
@@ -1157,6 +1297,14 @@ on_stage_done (GObject      *object,
                                    " bytes on stdout and was killed (see max-output-bytes)",
                                    stage_id, nix_exec_config_get_max_output_bytes (self->config));
         }
+      else if (error->domain == G_SPAWN_ERROR && data->sandboxed)
+        {
+          /* bwrap itself could not be started (removed since the probe):
+           * never fall back to running the stage unconfined. */
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                                   "Could not start the sandbox of stage “%s”: %s",
+                                   stage_id, error->message);
+        }
       else if (error->domain == G_SPAWN_ERROR)
         {
           /* The runtime vanished from the store (collected by hand, say):
@@ -1197,15 +1345,64 @@ run_stage (GTask *task)
 {
   NixExecExecutor *self = g_task_get_source_object (task);
   ExecuteData *data = g_task_get_task_data (task);
-  const char *argv[3];
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GBytes) bwrap_options = NULL;
+  g_auto(GStrv) host_environ = NULL;
+  const char * const no_environ[] = { NULL };
   guint timeout_secs;
 
-  argv[0] = data->runtime->interpreter;
-  argv[1] = data->script_path;
-  argv[2] = NULL;
+  if (self->isolation_active)
+    {
+      NixExecSandboxPlan plan = { NULL, };
+
+      /* bwrap would report a vanished runtime as the stage's failure; find
+       * it here, as a spawn failure does unconfined, to resolve it again. */
+      if (!g_file_test (data->runtime->interpreter, G_FILE_TEST_IS_EXECUTABLE))
+        {
+          nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                                   "Could not start stage “%s”: %s is missing",
+                                   nix_exec_stage_get_id (data->stage),
+                                   data->runtime->interpreter);
+          return;
+        }
+
+      host_environ = g_get_environ ();
+      plan.bwrap_path = self->bwrap_path;
+      plan.disable_userns = self->bwrap_disable_userns;
+      plan.effects = nix_exec_stage_get_effects (data->stage);
+      plan.runtime_path = data->runtime->store_path;
+      plan.interpreter = nix_exec_language_interpreter (data->language);
+      plan.script_path = data->script_path;
+      plan.script_extension = nix_exec_language_file_extension (data->language);
+      plan.extra_ro_binds = nix_exec_config_get_extra_ro_binds (self->config);
+      plan.cache_dir = nix_exec_config_get_cache_dir (self->config);
+      plan.host_environ = (const char * const *) host_environ;
+
+      if (!nix_exec_sandbox_build_command (&plan, &argv, &bwrap_options, &error))
+        {
+          g_prefix_error (&error, "Stage “%s”: ", nix_exec_stage_get_id (data->stage));
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      data->sandboxed = TRUE;
+    }
+  else
+    {
+      argv = g_new0 (char *, 3);
+      argv[0] = g_strdup (data->runtime->interpreter);
+      argv[1] = g_strdup (data->script_path);
+    }
 
   timeout_secs = nix_exec_config_get_timeout_secs (self->config);
-  nix_exec_child_run_async (argv, NULL, data->input,
+  /* Sandboxed, bwrap starts with an empty environment: the stage's is
+   * built from the allowlist on bwrap's command line. */
+  nix_exec_child_run_async ((const char * const *) argv,
+                            data->sandboxed ? no_environ : NULL,
+                            data->sandboxed ? NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE
+                                            : NIX_EXEC_CHILD_FLAGS_NONE,
+                            data->input, bwrap_options,
                             nix_exec_config_get_max_output_bytes (self->config),
                             nix_exec_config_get_max_stderr_bytes (self->config),
                             timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000,
@@ -1302,8 +1499,10 @@ on_runtime_resolved (GObject      *object,
  *
  * No thread is used: the child process is watched from the thread-default
  * main context of the caller, so many calls can run at once from one main
- * loop. Cancelling @cancellable kills the stage's whole process group with
- * SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ * loop. Cancelling @cancellable kills the stage with SIGKILL — its whole
+ * pid namespace when it is sandboxed, its whole process group otherwise —
+ * and the call reports %G_IO_ERROR_CANCELLED. A sandboxed call completes
+ * only once nothing the stage started is left.
  *
  * Since: 1.0
  */
@@ -1519,8 +1718,9 @@ on_sync_done (GObject      *object,
  * Runs a stage on @input and waits for its result. This blocks the calling
  * thread: in a GUI, use [method@NixExec.Executor.execute_async].
  *
- * Cancelling @cancellable from another thread kills the stage's whole
- * process group with SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ * Cancelling @cancellable from another thread kills the stage with SIGKILL
+ * — its whole pid namespace when it is sandboxed, its whole process group
+ * otherwise — and the call reports %G_IO_ERROR_CANCELLED.
  *
  * Returns: (transfer full): the stage's result, or %NULL with an error: in
  *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,

@@ -835,7 +835,8 @@ operation_run_nix (Operation    *operation,
                    char * const *argv)
 {
   g_debug ("Running %s for %s", argv[0], operation->what);
-  nix_exec_child_run_async ((const char * const *) argv, NULL, NULL,
+  nix_exec_child_run_async ((const char * const *) argv, NULL, NIX_EXEC_CHILD_FLAGS_NONE,
+                            NULL, NULL,
                             NIX_MAX_STDOUT_BYTES, NIX_MAX_STDERR_BYTES, 0,
                             operation->cancellable,
                             operation->kind == OPERATION_LOCK ? on_metadata_done : on_build_done,
