@@ -91,6 +91,7 @@ static const char *input_text = "{\"id\": 7, \"text\": \"hello, bench\", \"value
 typedef enum {
   MODE_FLOOR,
   MODE_EXECUTOR,
+  MODE_SANDBOXED,
   MODE_NIX_RUN,
   MODE_WARM,
   N_MODES
@@ -102,6 +103,7 @@ static const struct {
 } modes[N_MODES] = {
   [MODE_FLOOR] = { "floor", "physical floor (direct exec)" },
   [MODE_EXECUTOR] = { "executor", "executor, process per call" },
+  [MODE_SANDBOXED] = { "executor_sandboxed", "executor, sandboxed (bwrap)" },
   [MODE_NIX_RUN] = { "nix_run", "nix run per call" },
   [MODE_WARM] = { "warm", "warm workers" },
 };
@@ -512,6 +514,22 @@ bench_config_new (Bench      *bench,
   nix_exec_config_set_offline (config, bench->offline);
   nix_exec_config_set_nix_options (config, (const char * const *) bench->nix_options);
   nix_exec_config_set_timeout_secs (config, BENCH_TIMEOUT_SECS);
+  /* What the library itself costs is measured unconfined; the sandbox's
+   * cost has a row of its own (bench_sandboxed_config_new). */
+  nix_exec_config_set_isolation (config, NIX_EXEC_ISOLATION_NONE);
+  return config;
+}
+
+static NixExecConfig *
+bench_sandboxed_config_new (Bench      *bench,
+                            const char *cache_dir)
+{
+  /* The bundled flake's runtimes are the host's interpreters. */
+  static const char * const host_binds[] = { "/usr", "/bin", "/lib", "/lib64", NULL };
+  NixExecConfig *config = bench_config_new (bench, cache_dir);
+
+  nix_exec_config_set_isolation (config, NIX_EXEC_ISOLATION_BWRAP);
+  nix_exec_config_set_extra_ro_binds (config, host_binds);
   return config;
 }
 
@@ -769,6 +787,7 @@ static void
 measure_sequential (Bench           *bench,
                     NixExecExecutor *executor,
                     NixExecExecutor *warm_executor,
+                    NixExecExecutor *sandboxed_executor,
                     const Language  *language)
 {
   SequentialResult *result = g_new0 (SequentialResult, 1);
@@ -789,6 +808,11 @@ measure_sequential (Bench           *bench,
     {
       result->series[MODE_WARM].measured = FALSE;
       result->series[MODE_WARM].unavailable = g_strdup ("not available in this build");
+    }
+  if (sandboxed_executor == NULL)
+    {
+      result->series[MODE_SANDBOXED].measured = FALSE;
+      result->series[MODE_SANDBOXED].unavailable = g_strdup ("bubblewrap is not usable here");
     }
 
   progress ("%s: sequential calls (%d per mode)", language->name, bench->calls);
@@ -826,6 +850,8 @@ measure_sequential (Bench           *bench,
     {
       timed_call (bench, result, MODE_FLOOR, NULL, floor_argv, FALSE);
       timed_call (bench, result, MODE_EXECUTOR, executor, NULL, FALSE);
+      if (sandboxed_executor != NULL)
+        timed_call (bench, result, MODE_SANDBOXED, sandboxed_executor, NULL, FALSE);
       timed_call (bench, result, MODE_NIX_RUN, NULL, (const char * const *) nix_run_argv, FALSE);
     }
 
@@ -836,6 +862,8 @@ measure_sequential (Bench           *bench,
         {
           timed_call (bench, result, MODE_FLOOR, NULL, floor_argv, TRUE);
           timed_call (bench, result, MODE_EXECUTOR, executor, NULL, TRUE);
+          if (sandboxed_executor != NULL)
+            timed_call (bench, result, MODE_SANDBOXED, sandboxed_executor, NULL, TRUE);
         }
       if (i < (guint) bench->nix_run_calls)
         timed_call (bench, result, MODE_NIX_RUN, NULL, (const char * const *) nix_run_argv, TRUE);
@@ -1703,6 +1731,7 @@ main (int    argc,
   g_autoptr(NixExecConfig) config = NULL;
   g_autoptr(NixExecExecutor) executor = NULL;
   g_autoptr(NixExecExecutor) warm_executor = NULL;
+  g_autoptr(NixExecExecutor) sandboxed_executor = NULL;
   g_autofree char *languages = NULL;
   g_autofree char *concurrency = NULL;
   g_autofree char *max_concurrency = NULL;
@@ -1837,9 +1866,22 @@ main (int    argc,
       progress ("warm workers: not available in this build (no keep-alive-secs property)");
     }
 
+  {
+    g_autofree char *sandboxed_cache = g_build_filename (bench->tmp_dir, "cache-sandboxed", NULL);
+    g_autoptr(NixExecConfig) sandboxed_config = bench_sandboxed_config_new (bench, sandboxed_cache);
+
+    sandboxed_executor = bench_executor_new (bench, sandboxed_config, &error);
+    if (sandboxed_executor == NULL)
+      {
+        progress ("sandboxed: not measured: %s", error->message);
+        g_clear_error (&error);
+      }
+  }
+
   for (guint i = 0; i < bench->languages->len; i++)
-    measure_sequential (bench, executor, warm_executor,
+    measure_sequential (bench, executor, warm_executor, sandboxed_executor,
                         g_ptr_array_index (bench->languages, i));
+  g_clear_object (&sandboxed_executor);
   /* Workers kept alive would be counted as our children below. */
   g_clear_object (&warm_executor);
 
