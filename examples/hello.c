@@ -5,8 +5,9 @@
  *   nixexec-example-c [NAME]
  *
  * NIXEXEC_FLAKE names the flake that provides the runtimes (default:
- * nixpkgs). NIXEXEC_OFFLINE=1 keeps nix off the network and lets it build
- * as root without a nix daemon.
+ * nixpkgs). NIXEXEC_OFFLINE=1 keeps nix off the network, lets it build as
+ * root without a nix daemon, and shows the sandbox the host's /usr, which
+ * the bundled test flake's runtimes (host interpreters) need.
  */
 #include <stdlib.h>
 
@@ -24,6 +25,7 @@ config_from_environment (void)
     "sandbox=false",
     NULL
   };
+  static const char * const host_binds[] = { "/usr", "/bin", "/lib", "/lib64", NULL };
   NixExecConfig *config = nix_exec_config_new ();
   const char *flake = g_getenv ("NIXEXEC_FLAKE");
 
@@ -33,6 +35,8 @@ config_from_environment (void)
     {
       nix_exec_config_set_offline (config, TRUE);
       nix_exec_config_set_nix_options (config, offline_options);
+      /* The bundled flake's runtimes are the host's interpreters. */
+      nix_exec_config_set_extra_ro_binds (config, host_binds);
     }
   return config;
 }

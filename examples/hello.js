@@ -31,6 +31,7 @@ function configFromEnvironment() {
     if (GLib.getenv('NIXEXEC_OFFLINE') === '1') {
         config.offline = true;
         config.nix_options = ['build-users-group=', 'sandbox=false'];
+        config.extra_ro_binds = ['/usr', '/bin', '/lib', '/lib64'];
     }
     return config;
 }

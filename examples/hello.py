@@ -31,6 +31,7 @@ def config_from_environment():
     if os.environ.get('NIXEXEC_OFFLINE') == '1':
         config.props.offline = True
         config.props.nix_options = ['build-users-group=', 'sandbox=false']
+        config.props.extra_ro_binds = ['/usr', '/bin', '/lib', '/lib64']
     return config
 
 

@@ -23,6 +23,7 @@ NixExec.Config config_from_environment () {
     if (Environment.get_variable ("NIXEXEC_OFFLINE") == "1") {
         config.offline = true;
         config.nix_options = { "build-users-group=", "sandbox=false" };
+        config.extra_ro_binds = { "/usr", "/bin", "/lib", "/lib64" };
     }
     return config;
 }

@@ -14,6 +14,19 @@ G_BEGIN_DECLS
  * When the child exits, when the deadline passes, when stdout goes over its
  * cap or when the caller cancels, the whole process group is killed.
  */
+
+typedef enum {
+  NIX_EXEC_CHILD_FLAGS_NONE = 0,
+  /* argv[0] is bwrap with --unshare-pid and --info-fd
+   * NIX_EXEC_CHILD_INFO_FD: the run ends only once the pid namespace is
+   * gone, and everything the stage started with it; killing kills the
+   * namespace's init along with the process group. */
+  NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE = 1 << 0,
+} NixExecChildFlags;
+
+/* With NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE, the child's fd on which bwrap
+ * says which process is the namespace's init. */
+#define NIX_EXEC_CHILD_INFO_FD 4
 typedef struct
 {
   GBytes   *stdout_bytes;
@@ -22,7 +35,6 @@ typedef struct
   gboolean  exited;          /* TRUE: exit_status is valid; FALSE: term_signal is */
   int       exit_status;
   int       term_signal;
-  GPid      pid;
   gint64    duration;        /* microseconds from spawn to reap */
 } NixExecChildResult;
 
@@ -38,13 +50,17 @@ void                nix_exec_child_setup       (gpointer            user_data);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecChildResult, nix_exec_child_result_free)
 
 /*
+ * @fd3_data: when not NULL, the child's fd 3 is a file holding these bytes,
+ * read from the start (bwrap's --args).
  * @timeout_ms: 0 for no deadline. Failures: G_SPAWN_ERROR / G_IO_ERROR from
  * spawning, NIX_EXEC_ERROR_TIMED_OUT, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
  * G_IO_ERROR_CANCELLED. A non-zero exit is not an error here.
  */
 void                nix_exec_child_run_async   (const char * const  *argv,
                                                 const char * const  *envp,
+                                                NixExecChildFlags    flags,
                                                 GBytes              *input,
+                                                GBytes              *fd3_data,
                                                 guint64              max_stdout_bytes,
                                                 guint64              max_stderr_bytes,
                                                 guint                timeout_ms,

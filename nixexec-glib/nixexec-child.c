@@ -21,16 +21,32 @@
  *    that escaped the group) is abandoned rather than waited on.
  *  - The deadline and the caller's cancellable are GSources on the caller's
  *    main context, so every callback here runs on that one context.
+ *  - A child that is bwrap with a pid namespace (NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE)
+ *    puts the stage in a session of its own, out of reach of the group
+ *    kill; and bwrap's outer process, our child, exits as soon as the
+ *    stage's first process does, while the namespace's init, and whatever
+ *    the stage left running, lives on until --die-with-parent kills it. So
+ *    the namespace is watched through its init, whose host pid bwrap writes
+ *    on its --info-fd (our fd 4) as soon as it has cloned it. The kernel
+ *    makes init a zombie only after it has killed and reaped every other
+ *    process of the namespace, so the run ends once that init is a zombie
+ *    or gone; closing its files comes earlier in its exit, so the end of a
+ *    pipe it holds would not do. Killing kills that init, which takes the
+ *    whole namespace with it, as well as the group. Its start time and its
+ *    pid namespace, read when its pid is, tell it from a later process that
+ *    got the same pid.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
 #include <glib/gstdio.h>
+#include <glib-unix.h>
 #include <gio/gunixinputstream.h>
 
 #include "nixexec-child-private.h"
@@ -38,6 +54,13 @@
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
+/* A GByteArray holds at most G_MAXUINT bytes; larger caps mean "this much". */
+#define MAX_CAP          ((guint64) G_MAXUINT - READ_CHUNK_SIZE - 1)
+/* How long a reaped bwrap's namespace may take to go; it takes milliseconds
+ * unless something is badly wrong. */
+#define NAMESPACE_GRACE_MS 10000
+#define NAMESPACE_POLL_MS  2
+#define INFO_MAX_BYTES     4096
 
 typedef struct
 {
@@ -47,12 +70,26 @@ typedef struct
   GSource      *deadline_source; /* owned, attached */
   GSource      *cancel_source;   /* owned, attached; watches the caller's cancellable */
   GSource      *grace_source;    /* owned, attached */
+  NixExecChildFlags flags;
+  /* NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE only. */
+  GCancellable *info_cancellable;  /* owned; gives up on bwrap's info */
+  GByteArray   *info;            /* what bwrap wrote on its info fd */
+  gboolean      info_done;
+  GPid          init_pid;        /* the namespace's init, 0 when unknown or gone */
+  guint64       init_start_time; /* its start time, 0 when unknown */
+  guint64       init_pid_ns;     /* the inode of its pid namespace, 0 when unknown */
+  gboolean      watch_started;
+  GSource      *watch_source;    /* owned, attached; polls for init's end */
+  GSource      *info_grace_source; /* owned, attached */
+  gint64        watch_deadline;
   GByteArray   *out;
   GByteArray   *err;
   guint64       max_out;
   guint64       max_err;
   gboolean      err_truncated;
-  guint         pending;         /* the wait plus the two readers */
+  /* The wait and the two readers; with a pid namespace, also bwrap's info
+   * and the namespace's end. */
+  guint         pending;
   GError       *error;           /* the first reason the child was killed */
   gboolean      reaped;
   int           wait_status;
@@ -76,8 +113,12 @@ child_run_free (ChildRun *run)
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
   destroy_source (&run->grace_source);
+  destroy_source (&run->watch_source);
+  destroy_source (&run->info_grace_source);
   g_clear_object (&run->subprocess);
   g_clear_object (&run->io_cancellable);
+  g_clear_object (&run->info_cancellable);
+  g_clear_pointer (&run->info, g_byte_array_unref);
   g_clear_pointer (&run->out, g_byte_array_unref);
   g_clear_pointer (&run->err, g_byte_array_unref);
   g_clear_error (&run->error);
@@ -117,6 +158,161 @@ kill_group (ChildRun *run)
     kill (-run->pid, SIGKILL);
 }
 
+/* SIGKILLs the children of @pid; how many were found. */
+static guint
+kill_children_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/children", (int) pid, (int) pid);
+  g_autofree char *contents = NULL;
+  guint killed = 0;
+
+  /* The children file needs CONFIG_PROC_CHILDREN; without it, every
+   * process's parent is read instead. Either way the pids are those of
+   * children the unreaped bwrap has not reaped either, so they are still
+   * its own. */
+  if (g_file_get_contents (path, &contents, NULL, NULL))
+    {
+      g_auto(GStrv) pids = g_strsplit (g_strstrip (contents), " ", -1);
+
+      for (guint i = 0; pids[i] != NULL; i++)
+        {
+          GPid child = (GPid) g_ascii_strtoll (pids[i], NULL, 10);
+
+          if (child > 0 && kill (child, SIGKILL) == 0)
+            killed++;
+        }
+      return killed;
+    }
+  else
+    {
+      g_autoptr(GDir) proc = g_dir_open ("/proc", 0, NULL);
+      const char *name;
+
+      while (proc != NULL && (name = g_dir_read_name (proc)) != NULL)
+        {
+          g_autofree char *stat_path = NULL;
+          g_autofree char *stat = NULL;
+          const char *close_paren;
+          int ppid = 0;
+
+          if (!g_ascii_isdigit (name[0]))
+            continue;
+          stat_path = g_build_filename ("/proc", name, "stat", NULL);
+          if (!g_file_get_contents (stat_path, &stat, NULL, NULL))
+            continue;
+          /* "pid (comm) state ppid ...", comm may hold anything. */
+          close_paren = strrchr (stat, ')');
+          if (close_paren == NULL || sscanf (close_paren + 1, " %*c %d", &ppid) != 1)
+            continue;
+          if (ppid == pid && kill ((pid_t) g_ascii_strtoll (name, NULL, 10), SIGKILL) == 0)
+            killed++;
+        }
+    }
+
+  return killed;
+}
+
+/* Reads what identifies @pid: its state and start time. FALSE when there is
+ * no such process. */
+static gboolean
+read_process_stat (GPid     pid,
+                   char    *out_state,
+                   guint64 *out_start_time)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *stat = NULL;
+  g_auto(GStrv) fields = NULL;
+  const char *close_paren;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return FALSE;
+  /* "pid (comm) state ppid ...": comm may hold anything, spaces and
+   * parentheses included. The start time is field 22, the 20th after comm. */
+  close_paren = strrchr (stat, ')');
+  if (close_paren == NULL || close_paren[1] != ' ')
+    return FALSE;
+  fields = g_strsplit (close_paren + 2, " ", 21);
+  if (g_strv_length (fields) < 20)
+    return FALSE;
+  *out_state = fields[0][0];
+  *out_start_time = g_ascii_strtoull (fields[19], NULL, 10);
+  return TRUE;
+}
+
+/* The inode of @pid's pid namespace, 0 when it cannot be read. */
+static guint64
+read_pid_namespace (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/ns/pid", (int) pid);
+  g_autofree char *target = g_file_read_link (path, NULL);
+  const char *bracket = target != NULL ? strchr (target, '[') : NULL;
+
+  return bracket != NULL ? g_ascii_strtoull (bracket + 1, NULL, 10) : 0;
+}
+
+/* Whether the namespace's init has died, and with it everything else in
+ * the namespace. */
+static gboolean
+namespace_gone (ChildRun *run)
+{
+  guint64 start_time = 0;
+  guint64 pid_ns;
+  char state = '?';
+
+  if (run->init_pid <= 0)
+    return TRUE;
+  if (!read_process_stat (run->init_pid, &state, &start_time) ||
+      state == 'Z' || state == 'X' ||
+      (run->init_start_time != 0 && start_time != run->init_start_time))
+    return TRUE;
+  pid_ns = read_pid_namespace (run->init_pid);
+  return run->init_pid_ns != 0 && pid_ns != 0 && pid_ns != run->init_pid_ns;
+}
+
+/* Reads the namespace's init from bwrap's info, {"child-pid": N,
+ * "pid-namespace": M, ...}, and what tells it apart later. */
+static void
+parse_info (ChildRun *run)
+{
+  g_autofree char *text = g_strndup ((const char *) run->info->data, run->info->len);
+  const char *pid_key = strstr (text, "\"child-pid\"");
+  const char *ns_key = strstr (text, "\"pid-namespace\"");
+  guint64 start_time = 0;
+  char state = '?';
+
+  if (pid_key == NULL || (pid_key = strchr (pid_key, ':')) == NULL)
+    return;
+  run->init_pid = (GPid) g_ascii_strtoll (pid_key + 1, NULL, 10);
+  if (ns_key != NULL && (ns_key = strchr (ns_key, ':')) != NULL)
+    run->init_pid_ns = g_ascii_strtoull (ns_key + 1, NULL, 10);
+
+  if (run->init_pid <= 0 || !read_process_stat (run->init_pid, &state, &start_time) ||
+      state == 'Z' || state == 'X')
+    {
+      run->init_pid = 0;
+      return;
+    }
+  run->init_start_time = start_time;
+  if (run->init_pid_ns != 0 && read_pid_namespace (run->init_pid) != run->init_pid_ns)
+    run->init_pid = 0;   /* already gone, and its pid taken */
+}
+
+static void
+kill_child (ChildRun *run)
+{
+  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0)
+    {
+      /* The namespace's init: its death takes everything in the namespace,
+       * sessions of their own included. Before bwrap has said which it is,
+       * bwrap's children are the candidates. */
+      if (run->init_pid > 0 && !namespace_gone (run))
+        kill (run->init_pid, SIGKILL);
+      else if (!run->info_done && !run->reaped && run->pid > 0)
+        kill_children_of (run->pid);
+    }
+  kill_group (run);
+}
+
 /* Kill the child for @error (taken), unless it was already killed. */
 static void
 child_run_abort (GTask  *task,
@@ -129,7 +325,7 @@ child_run_abort (GTask  *task,
   else
     g_error_free (error);
 
-  kill_group (run);
+  kill_child (run);
   g_cancellable_cancel (run->io_cancellable);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
@@ -146,6 +342,8 @@ child_run_maybe_complete (GTask *task)
     return;
 
   destroy_source (&run->grace_source);
+  destroy_source (&run->watch_source);
+  destroy_source (&run->info_grace_source);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
 
@@ -157,7 +355,6 @@ child_run_maybe_complete (GTask *task)
     }
 
   result = g_new0 (NixExecChildResult, 1);
-  result->pid = run->pid;
   result->duration = run->reaped_at - run->started_at;
   result->stdout_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->out));
   result->stderr_bytes = g_byte_array_free_to_bytes (g_steal_pointer (&run->err));
@@ -189,6 +386,62 @@ on_pipe_grace_expired (gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+static gboolean
+on_watch_poll (gpointer user_data)
+{
+  GTask *task = user_data;
+  ChildRun *run = g_task_get_task_data (task);
+
+  if (!namespace_gone (run))
+    {
+      if (g_get_monotonic_time () < run->watch_deadline)
+        return G_SOURCE_CONTINUE;
+      g_warning ("The sandbox of child %d was still alive %d ms after it exited; "
+                 "no longer waiting for it", (int) run->pid, NAMESPACE_GRACE_MS);
+    }
+
+  g_clear_pointer (&run->watch_source, g_source_unref);
+  child_run_maybe_complete (task);
+  return G_SOURCE_REMOVE;
+}
+
+/* Once bwrap is reaped and has said which process is the namespace's init,
+ * waits for that init to be gone. */
+static void
+maybe_watch_namespace (GTask *task)
+{
+  ChildRun *run = g_task_get_task_data (task);
+
+  if ((run->flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) == 0 || run->watch_started ||
+      !run->reaped || !run->info_done)
+    return;
+  run->watch_started = TRUE;
+
+  if (namespace_gone (run))
+    {
+      child_run_maybe_complete (task);
+      return;
+    }
+
+  /* --die-with-parent is on its way; do not wait for it. */
+  kill (run->init_pid, SIGKILL);
+  run->watch_deadline = g_get_monotonic_time () + NAMESPACE_GRACE_MS * G_TIME_SPAN_MILLISECOND;
+  run->watch_source = g_timeout_source_new (NAMESPACE_POLL_MS);
+  g_source_set_callback (run->watch_source, on_watch_poll, task, NULL);
+  g_source_set_static_name (run->watch_source, "[nixexec] namespace end");
+  g_source_attach (run->watch_source, g_task_get_context (task));
+}
+
+static gboolean
+on_info_grace_expired (gpointer user_data)
+{
+  ChildRun *run = user_data;
+
+  g_cancellable_cancel (run->info_cancellable);
+  g_clear_pointer (&run->info_grace_source, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_wait_done (GObject      *object,
               GAsyncResult *result,
@@ -206,9 +459,25 @@ on_wait_done (GObject      *object,
   run->reaped_at = g_get_monotonic_time ();
   run->wait_status = g_subprocess_get_status (G_SUBPROCESS (object));
 
+  /* bwrap's info pipe reaches its end now that bwrap is gone: nothing
+   * else holds it. Should it not, stop waiting on it eventually. */
+  if (run->info_cancellable != NULL && !run->info_done && run->info_grace_source == NULL)
+    {
+      run->info_grace_source = g_timeout_source_new (NAMESPACE_GRACE_MS);
+      g_source_set_callback (run->info_grace_source, on_info_grace_expired, run, NULL);
+      g_source_set_static_name (run->info_grace_source, "[nixexec] sandbox info grace");
+      g_source_attach (run->info_grace_source, g_task_get_context (task));
+    }
+
   /* Whatever the child left behind in its group goes with it; this is also
    * what lets the pipes reach end-of-file. */
   kill_group (run);
+  /* The child is gone: a deadline or a cancel during the pipe grace period
+   * must not turn its finished run into a failure, nor signal a process
+   * group that no longer is its. */
+  run->pid = 0;
+  destroy_source (&run->deadline_source);
+  destroy_source (&run->cancel_source);
 
   if (run->pending > 1 && run->grace_source == NULL)
     {
@@ -218,14 +487,21 @@ on_wait_done (GObject      *object,
       g_source_attach (run->grace_source, g_task_get_context (task));
     }
 
+  maybe_watch_namespace (task);
   child_run_maybe_complete (task);
 }
+
+typedef enum {
+  PIPE_STDOUT,
+  PIPE_STDERR,
+  PIPE_INFO,       /* bwrap's --info-fd */
+} PipeKind;
 
 typedef struct
 {
   GTask        *task;   /* borrowed: the task outlives its readers */
   GInputStream *stream; /* owned */
-  gboolean      is_stdout;
+  PipeKind      kind;
 } PipeReader;
 
 static void read_next_chunk (PipeReader *reader);
@@ -234,6 +510,17 @@ static void
 pipe_reader_finish (PipeReader *reader)
 {
   GTask *task = reader->task;
+  ChildRun *run = g_task_get_task_data (task);
+
+  if (reader->kind == PIPE_INFO)
+    {
+      parse_info (run);
+      run->info_done = TRUE;
+      /* Killed before bwrap said which process is init: kill it now. */
+      if (run->error != NULL)
+        kill_child (run);
+      maybe_watch_namespace (task);
+    }
 
   g_input_stream_close (reader->stream, NULL, NULL);
   g_object_unref (reader->stream);
@@ -261,7 +548,16 @@ on_chunk_read (GObject      *object,
     }
 
   size = g_bytes_get_size (bytes);
-  if (reader->is_stdout)
+  if (reader->kind == PIPE_INFO)
+    {
+      if (run->info->len + size > INFO_MAX_BYTES)
+        {
+          pipe_reader_finish (reader);
+          return;
+        }
+      g_byte_array_append (run->info, g_bytes_get_data (bytes, NULL), size);
+    }
+  else if (reader->kind == PIPE_STDOUT)
     {
       if (run->out->len + size > run->max_out)
         {
@@ -291,26 +587,34 @@ read_next_chunk (PipeReader *reader)
 {
   ChildRun *run = g_task_get_task_data (reader->task);
   gsize count = READ_CHUNK_SIZE;
+  GCancellable *cancellable = run->io_cancellable;
 
   /* Ask for no more than the cap still allows, plus one byte to notice
    * going over it: stdout never holds more than cap + 1 bytes. */
-  if (reader->is_stdout)
+  if (reader->kind == PIPE_STDOUT)
     count = MIN (count, run->max_out - run->out->len + 1);
+  else if (reader->kind == PIPE_INFO)
+    {
+      /* Killing the child does not stop this one: it says what else to
+       * kill, and what to wait for. */
+      count = INFO_MAX_BYTES;
+      cancellable = run->info_cancellable;
+    }
 
   g_input_stream_read_bytes_async (reader->stream, count, G_PRIORITY_DEFAULT,
-                                   run->io_cancellable, on_chunk_read, reader);
+                                   cancellable, on_chunk_read, reader);
 }
 
 static void
 start_reader (GTask        *task,
               GInputStream *stream,
-              gboolean      is_stdout)
+              PipeKind      kind)
 {
   PipeReader *reader = g_new0 (PipeReader, 1);
 
   reader->task = task;
   reader->stream = g_object_ref (stream);
-  reader->is_stdout = is_stdout;
+  reader->kind = kind;
   read_next_chunk (reader);
 }
 
@@ -392,7 +696,9 @@ input_memfd_new (GBytes  *input,
 void
 nix_exec_child_run_async (const char * const  *argv,
                           const char * const  *envp,
+                          NixExecChildFlags    flags,
                           GBytes              *input,
+                          GBytes              *fd3_data,
                           guint64              max_stdout_bytes,
                           guint64              max_stderr_bytes,
                           guint                timeout_ms,
@@ -406,6 +712,9 @@ nix_exec_child_run_async (const char * const  *argv,
   ChildRun *run;
   const char *identifier;
   int input_fd;
+  int fd3 = -1;
+  int info_pipe[2] = { -1, -1 };
+  g_autoptr(GInputStream) info_stream = NULL;
 
   g_return_if_fail (argv != NULL && argv[0] != NULL);
   g_return_if_fail (max_stdout_bytes > 0);
@@ -425,8 +734,9 @@ nix_exec_child_run_async (const char * const  *argv,
   run = g_new0 (ChildRun, 1);
   run->out = g_byte_array_new ();
   run->err = g_byte_array_new ();
-  run->max_out = max_stdout_bytes;
-  run->max_err = max_stderr_bytes;
+  run->max_out = MIN (max_stdout_bytes, MAX_CAP);
+  run->max_err = MIN (max_stderr_bytes, MAX_CAP);
+  run->flags = flags;
   run->io_cancellable = g_cancellable_new ();
   g_task_set_task_data (task, run, (GDestroyNotify) child_run_free);
 
@@ -438,9 +748,40 @@ nix_exec_child_run_async (const char * const  *argv,
       return;
     }
 
+  if (fd3_data != NULL)
+    {
+      fd3 = input_memfd_new (fd3_data, &error);
+      if (fd3 < 0)
+        {
+          close (input_fd);
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+    }
+
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_take_stdin_fd (launcher, input_fd);
+  if (fd3 >= 0)
+    g_subprocess_launcher_take_fd (launcher, fd3, 3);
+
+  if ((flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0)
+    {
+      /* Close-on-exec here, so that no other child of this process holds
+       * the write end; the launcher puts it on fd 4 of this child only,
+       * and closes our copy when it is freed. */
+      if (!g_unix_open_pipe (info_pipe, FD_CLOEXEC, &error))
+        {
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+      info_stream = g_unix_input_stream_new (info_pipe[0], TRUE);
+      g_subprocess_launcher_take_fd (launcher, info_pipe[1], NIX_EXEC_CHILD_INFO_FD);
+      run->info_cancellable = g_cancellable_new ();
+      run->info = g_byte_array_new ();
+    }
   if (envp != NULL)
     g_subprocess_launcher_set_environ (launcher, (char **) envp);
   g_subprocess_launcher_set_child_setup (launcher, nix_exec_child_setup,
@@ -455,15 +796,19 @@ nix_exec_child_run_async (const char * const  *argv,
       return;
     }
 
+  /* The identifier is gone once the child is reaped; an interpreter cannot
+   * start and exit in the moment since spawnv returned. */
   identifier = g_subprocess_get_identifier (run->subprocess);
   run->pid = identifier != NULL ? (GPid) g_ascii_strtoll (identifier, NULL, 10) : 0;
 
   /* The task holds itself until the wait and both readers are done; the
    * wait has no cancellable because the child is always reaped. */
-  run->pending = 3;
+  run->pending = info_stream != NULL ? 5 : 3;
   g_subprocess_wait_async (run->subprocess, NULL, on_wait_done, task);
-  start_reader (task, g_subprocess_get_stdout_pipe (run->subprocess), TRUE);
-  start_reader (task, g_subprocess_get_stderr_pipe (run->subprocess), FALSE);
+  start_reader (task, g_subprocess_get_stdout_pipe (run->subprocess), PIPE_STDOUT);
+  start_reader (task, g_subprocess_get_stderr_pipe (run->subprocess), PIPE_STDERR);
+  if (info_stream != NULL)
+    start_reader (task, info_stream, PIPE_INFO);
 
   if (timeout_ms > 0)
     {

@@ -10,7 +10,8 @@
  * NixExecConfig:
  *
  * The settings of an executor: limits on each run, which flake provides the
- * runtimes, where scripts are cached, which `nix` runs and how.
+ * runtimes, where scripts are cached, which `nix` runs and how, and how
+ * stages are confined.
  *
  * An executor takes a snapshot of its config when it is built (see
  * [method@NixExec.Executor.config_snapshot]); changing the config later
@@ -32,11 +33,14 @@ struct _NixExecConfig
   char     *nix_path;      /* NULL: search for nix */
   gboolean  offline;
   GStrv     nix_options;   /* never NULL, possibly empty */
+  NixExecIsolation isolation;
+  gboolean  require_isolation;
   NixExecRuntimeSource runtime_source;
   char     *lock_file;     /* NULL: the executor keeps its own lock */
   guint     max_concurrency; /* 0: unlimited */
   guint     keep_alive_secs; /* 0: no warm workers */
   guint     max_workers;
+  GStrv     extra_ro_binds; /* never NULL, possibly empty; absolute paths */
 };
 
 G_DEFINE_FINAL_TYPE (NixExecConfig, nix_exec_config, G_TYPE_OBJECT)
@@ -56,6 +60,9 @@ enum {
   PROP_MAX_CONCURRENCY,
   PROP_KEEP_ALIVE_SECS,
   PROP_MAX_WORKERS,
+  PROP_ISOLATION,
+  PROP_REQUIRE_ISOLATION,
+  PROP_EXTRA_RO_BINDS,
   N_PROPS
 };
 
@@ -98,6 +105,7 @@ nix_exec_config_finalize (GObject *object)
   g_clear_pointer (&self->cache_dir, g_free);
   g_clear_pointer (&self->nix_path, g_free);
   g_clear_pointer (&self->nix_options, g_strfreev);
+  g_clear_pointer (&self->extra_ro_binds, g_strfreev);
   g_clear_pointer (&self->lock_file, g_free);
 
   G_OBJECT_CLASS (nix_exec_config_parent_class)->finalize (object);
@@ -136,6 +144,15 @@ nix_exec_config_get_property (GObject    *object,
       break;
     case PROP_NIX_OPTIONS:
       g_value_set_boxed (value, self->nix_options);
+      break;
+    case PROP_ISOLATION:
+      g_value_set_enum (value, self->isolation);
+      break;
+    case PROP_REQUIRE_ISOLATION:
+      g_value_set_boolean (value, self->require_isolation);
+      break;
+    case PROP_EXTRA_RO_BINDS:
+      g_value_set_boxed (value, self->extra_ro_binds);
       break;
     case PROP_RUNTIME_SOURCE:
       g_value_set_enum (value, self->runtime_source);
@@ -190,6 +207,15 @@ nix_exec_config_set_property (GObject      *object,
       break;
     case PROP_NIX_OPTIONS:
       nix_exec_config_set_nix_options (self, g_value_get_boxed (value));
+      break;
+    case PROP_ISOLATION:
+      nix_exec_config_set_isolation (self, g_value_get_enum (value));
+      break;
+    case PROP_REQUIRE_ISOLATION:
+      nix_exec_config_set_require_isolation (self, g_value_get_boolean (value));
+      break;
+    case PROP_EXTRA_RO_BINDS:
+      nix_exec_config_set_extra_ro_binds (self, g_value_get_boxed (value));
       break;
     case PROP_RUNTIME_SOURCE:
       nix_exec_config_set_runtime_source (self, g_value_get_enum (value));
@@ -340,6 +366,75 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
                         G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
 
   /**
+   * NixExecConfig:isolation:
+   *
+   * How stages are confined. The default, %NIX_EXEC_ISOLATION_AUTO, runs
+   * each stage in a bubblewrap sandbox derived from its declared effects
+   * whenever bubblewrap is installed in a system path and works on this
+   * host, and runs it unconfined otherwise, with a warning (see
+   * [property@NixExec.Executor:isolation-active]).
+   *
+   * In the sandbox a stage has fresh user, pid, ipc, uts, mount, cgroup and
+   * network namespaces; runs as uid and gid 65534 with no capabilities, in a
+   * new session, killed with its caller; sees `/nix/store` read-only, a
+   * private empty `/work` (its working directory and `HOME`) and a private
+   * `/tmp`, and of the host only what it declares — `FsRead` paths
+   * read-only, `FsWrite` paths read-write — and
+   * [property@NixExec.Config:extra-ro-binds]; has the network only when it
+   * declares `Network`; and gets an environment cleared down to `PATH`,
+   * `LANG`, `LC_*` and the certificate variables.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ISOLATION] =
+    g_param_spec_enum ("isolation", NULL, NULL,
+                       NIX_EXEC_TYPE_ISOLATION,
+                       NIX_EXEC_ISOLATION_AUTO,
+                       G_PARAM_READWRITE |
+                       G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:require-isolation:
+   *
+   * Whether an executor must confine its stages. With
+   * %NIX_EXEC_ISOLATION_AUTO, setting this makes creating the executor fail
+   * with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE where bubblewrap cannot be
+   * used, instead of running stages unconfined. Set it whenever the stages
+   * are code you have not reviewed. It has no effect with
+   * %NIX_EXEC_ISOLATION_BWRAP (which always requires the sandbox) nor with
+   * %NIX_EXEC_ISOLATION_NONE (which never sandboxes).
+   *
+   * Since: 1.0
+   */
+  properties[PROP_REQUIRE_ISOLATION] =
+    g_param_spec_boolean ("require-isolation", NULL, NULL,
+                          FALSE,
+                          G_PARAM_READWRITE |
+                          G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
+   * NixExecConfig:extra-ro-binds:
+   *
+   * Host paths every sandboxed stage sees read-only, at the same place, on
+   * top of what its effects declare: each an absolute path. A runtime from
+   * nixpkgs needs none, since its whole closure is in `/nix/store`; a
+   * runtime that uses the host's own interpreters needs the host's `/usr`
+   * (and, on a merged-`/usr` system, `/bin`, `/lib` and `/lib64`, which are
+   * recreated as the same symbolic links: a path that is a link is never
+   * followed). Paths missing on this host are skipped. A path that would expose the home directory, the script cache
+   * or the nix daemon's socket (such as `/`) makes creating the executor
+   * fail with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE. Ignored when stages
+   * run unconfined. Setting %NULL clears the list.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_EXTRA_RO_BINDS] =
+    g_param_spec_boxed ("extra-ro-binds", NULL, NULL,
+                        G_TYPE_STRV,
+                        G_PARAM_READWRITE |
+                        G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+
+  /**
    * NixExecConfig:runtime-source:
    *
    * Where interpreters come from. %NIX_EXEC_RUNTIME_SOURCE_NIX (the
@@ -384,7 +479,9 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * default is the number of CPUs. Calls beyond the limit wait in a FIFO
    * queue, can be cancelled while they wait, and their
    * [property@NixExec.Config:timeout-secs] only starts counting when their
-   * stage starts.
+   * stage starts. The limit applies to the asynchronous calls; a blocking
+   * [method@NixExec.Executor.execute] runs at once (waiting for a slot held
+   * by async calls of the same thread could never end).
    *
    * Since: 1.0
    */
@@ -406,7 +503,9 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * a cap or is cancelled is killed and replaced by a fresh one at the next
    * call, so its state never leaks into another call.
    *
-   * The default, 0, starts one process per call.
+   * The default, 0, starts one process per call. Warm workers do not run
+   * in the sandbox: while isolation is active, this setting is ignored and
+   * every call runs one-shot, confined.
    *
    * Since: 1.0
    */
@@ -441,7 +540,6 @@ static void
 nix_exec_config_init (NixExecConfig *self)
 {
   self->timeout_secs = NIX_EXEC_DEFAULT_TIMEOUT_SECS;
-  self->max_concurrency = g_get_num_processors ();
   self->keep_alive_secs = 0;
   self->max_workers = 4;
   self->max_output_bytes = NIX_EXEC_DEFAULT_MAX_OUTPUT_BYTES;
@@ -451,6 +549,10 @@ nix_exec_config_init (NixExecConfig *self)
   self->nix_path = NULL;
   self->offline = FALSE;
   self->nix_options = g_new0 (char *, 1);
+  self->isolation = NIX_EXEC_ISOLATION_AUTO;
+  self->require_isolation = FALSE;
+  self->extra_ro_binds = g_new0 (char *, 1);
+  self->max_concurrency = g_get_num_processors ();
 }
 
 /**
@@ -847,6 +949,142 @@ nix_exec_config_set_nix_options (NixExecConfig      *self,
   g_strfreev (self->nix_options);
   self->nix_options = g_strdupv ((char **) nix_options);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_OPTIONS]);
+}
+
+/**
+ * nix_exec_config_get_isolation:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:isolation].
+ *
+ * Returns: how stages are confined
+ *
+ * Since: 1.0
+ */
+NixExecIsolation
+nix_exec_config_get_isolation (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NIX_EXEC_ISOLATION_AUTO);
+
+  return self->isolation;
+}
+
+/**
+ * nix_exec_config_set_isolation:
+ * @self: a [class@NixExec.Config]
+ * @isolation: how stages are confined
+ *
+ * Sets [property@NixExec.Config:isolation].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_isolation (NixExecConfig    *self,
+                               NixExecIsolation  isolation)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+  g_return_if_fail (isolation == NIX_EXEC_ISOLATION_NONE ||
+                    isolation == NIX_EXEC_ISOLATION_AUTO ||
+                    isolation == NIX_EXEC_ISOLATION_BWRAP);
+
+  if (self->isolation == isolation)
+    return;
+
+  self->isolation = isolation;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ISOLATION]);
+}
+
+/**
+ * nix_exec_config_get_require_isolation:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:require-isolation].
+ *
+ * Returns: %TRUE if stages must never run unconfined
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_config_get_require_isolation (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), FALSE);
+
+  return self->require_isolation;
+}
+
+/**
+ * nix_exec_config_set_require_isolation:
+ * @self: a [class@NixExec.Config]
+ * @require_isolation: whether stages must never run unconfined
+ *
+ * Sets [property@NixExec.Config:require-isolation].
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_require_isolation (NixExecConfig *self,
+                                       gboolean       require_isolation)
+{
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  require_isolation = !!require_isolation;
+  if (self->require_isolation == require_isolation)
+    return;
+
+  self->require_isolation = require_isolation;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REQUIRE_ISOLATION]);
+}
+
+/**
+ * nix_exec_config_get_extra_ro_binds:
+ * @self: a [class@NixExec.Config]
+ *
+ * Gets [property@NixExec.Config:extra-ro-binds].
+ *
+ * Returns: (transfer none) (array zero-terminated=1) (element-type filename):
+ *   the host paths every sandboxed stage sees read-only, possibly none
+ *
+ * Since: 1.0
+ */
+const char * const *
+nix_exec_config_get_extra_ro_binds (NixExecConfig *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_CONFIG (self), NULL);
+
+  return (const char * const *) self->extra_ro_binds;
+}
+
+/**
+ * nix_exec_config_set_extra_ro_binds:
+ * @self: a [class@NixExec.Config]
+ * @extra_ro_binds: (nullable) (array zero-terminated=1) (element-type filename):
+ *   absolute host paths, or %NULL for none
+ *
+ * Sets [property@NixExec.Config:extra-ro-binds]. Each path must be
+ * absolute.
+ *
+ * Since: 1.0
+ */
+void
+nix_exec_config_set_extra_ro_binds (NixExecConfig      *self,
+                                    const char * const *extra_ro_binds)
+{
+  static const char * const none[] = { NULL };
+
+  g_return_if_fail (NIX_EXEC_IS_CONFIG (self));
+
+  if (extra_ro_binds == NULL)
+    extra_ro_binds = none;
+
+  for (guint i = 0; extra_ro_binds[i] != NULL; i++)
+    g_return_if_fail (g_path_is_absolute (extra_ro_binds[i]));
+
+  if (g_strv_equal ((const char * const *) self->extra_ro_binds, extra_ro_binds))
+    return;
+
+  g_strfreev (self->extra_ro_binds);
+  self->extra_ro_binds = g_strdupv ((char **) extra_ro_binds);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_EXTRA_RO_BINDS]);
 }
 
 /**

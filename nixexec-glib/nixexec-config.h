@@ -63,6 +63,32 @@ typedef enum {
   NIX_EXEC_RUNTIME_SOURCE_HOST,
 } NixExecRuntimeSource;
 
+/**
+ * NixExecIsolation:
+ * @NIX_EXEC_ISOLATION_NONE: stages run unconfined: as the calling user, with
+ *   that user's files, network and environment.
+ * @NIX_EXEC_ISOLATION_AUTO: stages run in a bubblewrap sandbox derived from
+ *   their declared effects when bubblewrap is installed in a system path and
+ *   works on this host. When it does not, they run unconfined: a warning is
+ *   logged once and [property@NixExec.Executor:isolation-active] is %FALSE,
+ *   unless [property@NixExec.Config:require-isolation] is set, in which case
+ *   creating the executor fails with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE.
+ * @NIX_EXEC_ISOLATION_BWRAP: stages always run in a bubblewrap sandbox;
+ *   creating the executor fails with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE
+ *   when bubblewrap cannot be used.
+ *
+ * How an executor confines the stages it runs. See
+ * [property@NixExec.Config:isolation] and the overview's section on
+ * isolation for what the sandbox allows.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  NIX_EXEC_ISOLATION_NONE,
+  NIX_EXEC_ISOLATION_AUTO,
+  NIX_EXEC_ISOLATION_BWRAP,
+} NixExecIsolation;
+
 #define NIX_EXEC_TYPE_CONFIG (nix_exec_config_get_type ())
 
 NIX_EXEC_AVAILABLE_IN_ALL
@@ -113,6 +139,21 @@ const char * const *nix_exec_config_get_nix_options      (NixExecConfig      *se
 NIX_EXEC_AVAILABLE_IN_ALL
 void                nix_exec_config_set_nix_options      (NixExecConfig      *self,
                                                           const char * const *nix_options);
+NIX_EXEC_AVAILABLE_IN_ALL
+NixExecIsolation    nix_exec_config_get_isolation        (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_isolation        (NixExecConfig      *self,
+                                                          NixExecIsolation    isolation);
+NIX_EXEC_AVAILABLE_IN_ALL
+gboolean            nix_exec_config_get_require_isolation (NixExecConfig     *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_require_isolation (NixExecConfig     *self,
+                                                           gboolean           require_isolation);
+NIX_EXEC_AVAILABLE_IN_ALL
+const char * const *nix_exec_config_get_extra_ro_binds   (NixExecConfig      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
+void                nix_exec_config_set_extra_ro_binds   (NixExecConfig      *self,
+                                                          const char * const *extra_ro_binds);
 
 NIX_EXEC_AVAILABLE_IN_ALL
 NixExecRuntimeSource nix_exec_config_get_runtime_source (NixExecConfig      *self);

@@ -43,7 +43,11 @@ G_BEGIN_DECLS
  *   substitute.
  * @NIX_EXEC_ERROR_NIX_STORE_FULL: the disk holding the Nix store is full.
  * @NIX_EXEC_ERROR_NIX_BUILD_FAILED: the runtime's derivation failed to build.
- * @NIX_EXEC_ERROR_INVALID_EFFECTS: an effect set in JSON form is malformed.
+ * @NIX_EXEC_ERROR_INVALID_EFFECTS: an effect set in JSON form is malformed; or,
+ *   when the stage runs confined, a path it declares with `FsRead` or
+ *   `FsWrite` cannot be granted: it is not absolute, does not exist, or
+ *   would expose what the sandbox never exposes (the home directory, the
+ *   script cache, the nix daemon's socket, the sandbox's own `/work`).
  * @NIX_EXEC_ERROR_INVALID_LOCK_FILE: a runtime lock file is malformed, is for
  *   another system, or there is nothing to lock yet.
  * @NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE: with host runtimes, the host has no
@@ -51,6 +55,12 @@ G_BEGIN_DECLS
  * @NIX_EXEC_ERROR_INVALID_STORE: a stage store file is not a valid store: not
  *   JSON, truncated, or not in the store layout; the message names the file
  *   and says where.
+ * @NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE: stages must run confined (see
+ *   [property@NixExec.Config:isolation] and
+ *   [property@NixExec.Config:require-isolation]) but bubblewrap is not
+ *   installed in a trusted system path, does not work on this host, or
+ *   [property@NixExec.Config:extra-ro-binds] would expose what the sandbox
+ *   never exposes.
  *
  * Error codes in the %NIX_EXEC_ERROR domain. Cancellation is reported as
  * %G_IO_ERROR_CANCELLED in the %G_IO_ERROR domain.
@@ -74,6 +84,7 @@ typedef enum {
   NIX_EXEC_ERROR_INVALID_LOCK_FILE,
   NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE,
   NIX_EXEC_ERROR_INVALID_STORE,
+  NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
 } NixExecError;
 
 NIX_EXEC_AVAILABLE_IN_ALL

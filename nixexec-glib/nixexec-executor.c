@@ -11,14 +11,18 @@
  *     nix's own output here, before any stage has run.
  *  3. `<store path>/bin/<interpreter> <script>` runs as a child (see
  *     nixexec-child.c): input JSON on stdin, one JSON value on stdout, under
- *     the deadline and caps of the config.
+ *     the deadline and caps of the config. When isolation is active, the
+ *     child is bwrap, with a sandbox derived from the stage's effects (see
+ *     nixexec-sandbox.c); nix itself never runs inside it, so the sandbox
+ *     needs neither the daemon socket nor the network to reach a runtime,
+ *     and any nix works, a distribution's /usr/bin/nix included.
  *  4. With keep-alive-secs > 0 the same script runs as a warm worker
  *     (nixexec-worker.c): `<interpreter> <script> --nixexec-worker`, serving
  *     one call at a time over frames. The pool (self->workers, under the
  *     lock) keys workers by interpreter and script path, which covers the
- *     code and the language; once the sandbox exists, its settings belong
- *     in the key too. stage_argv() builds the command line of both paths,
- *     so that wrapping it (bwrap) applies to workers as well. A worker is
+ *     code and the language. stage_argv() builds the command line of both
+ *     paths. Warm workers run unconfined only: while isolation is active,
+ *     every call runs one-shot, in its sandbox, whatever keep-alive says. A worker is
  *     reused only from the main context that spawned it, since its I/O
  *     lives there; the sync entry points therefore use one persistent
  *     private context per thread when workers are on. Idle workers are
@@ -30,6 +34,11 @@
  *     are turned into the one-shot child's result shape and interpreted by
  *     the same code, so the errors are the same.
  *     A stage's own keep-alive-secs (>= 0) overrides the config's, per call.
+ *
+ * Isolation is decided once, when the executor is built: bwrap is found
+ * and probed (once per process), and the executor either confines every
+ * stage, fails to build (BWRAP, or AUTO with require-isolation), or runs
+ * stages unconfined with a warning and isolation-active FALSE.
  *
  * Everything asynchronous runs on the thread-default main context of the
  * caller of the _async function, with no thread per call. The sync entry
@@ -50,6 +59,7 @@
 #include "nixexec-pydeps-private.h"
 #include "nixexec-result-private.h"
 #include "nixexec-runtimes-private.h"
+#include "nixexec-sandbox-private.h"
 #include "nixexec-slots-private.h"
 #include "nixexec-worker-private.h"
 #include "nixexec-wrapper-private.h"
@@ -102,10 +112,37 @@
  * output cap or whose call is cancelled is killed and replaced by a fresh
  * one at the next call.
  *
- * ## Trust
+ * ## Isolation
  *
- * This is a reproducibility boundary, not a sandbox: a stage runs as the
- * calling user, with that user's files, network and environment.
+ * By default ([property@NixExec.Config:isolation] is
+ * %NIX_EXEC_ISOLATION_AUTO) every stage runs in a bubblewrap sandbox derived
+ * from its declared effects, when bubblewrap is installed in a system path
+ * and works on this host; it is probed once per process, when the first
+ * executor is built. Inside, the stage runs as uid and gid 65534 without
+ * capabilities, in fresh user, pid, ipc, uts, mount, cgroup and network
+ * namespaces, in a new session; it sees `/nix/store` read-only, a private
+ * empty `/work` (its working directory and `HOME`) and `/tmp`, its own
+ * script, the paths it declares with `FsRead` (read-only) and `FsWrite`
+ * (read-write), and [property@NixExec.Config:extra-ro-binds]; it has the
+ * network only when it declares `Network`; and its environment is cleared
+ * but for `PATH`, `LANG`, `LC_*` and the certificate variables. A stage
+ * that declares nothing (`Unknown`) gets the tightest sandbox. Killing a
+ * sandboxed stage kills its whole pid namespace: nothing it started
+ * survives the call, not even a process in a session of its own.
+ *
+ * A declared path must be absolute and exist, and must not expose the home
+ * directory, the script cache or the nix daemon's socket; otherwise the call
+ * fails with %NIX_EXEC_ERROR_INVALID_EFFECTS before the stage runs.
+ *
+ * Where bubblewrap cannot be used, an %NIX_EXEC_ISOLATION_AUTO executor runs
+ * stages unconfined — as the calling user, with that user's files, network
+ * and environment — logs a warning once per process and reports
+ * [property@NixExec.Executor:isolation-active] as %FALSE; with
+ * [property@NixExec.Config:require-isolation], or with
+ * %NIX_EXEC_ISOLATION_BWRAP, building the executor fails with
+ * %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE instead. Host interpreters
+ * ([property@NixExec.Config:runtime-source]) are never sandboxed. See
+ * `SECURITY.md` for what the sandbox does not block.
  *
  * Since: 1.0
  */
@@ -115,6 +152,10 @@ struct _NixExecExecutor
 
   NixExecConfig *config;   /* owned private copy, immutable after construction */
   char          *nix_path; /* owned */
+  /* Set once by init, then immutable. */
+  gboolean       isolation_active;
+  char          *bwrap_path;  /* owned; NULL unless isolation is active */
+  gboolean       bwrap_disable_userns;
 
   NixExecRuntimes *runtimes; /* owned; thread-safe on its own */
   NixExecSlots  *slots;    /* owned; thread-safe on its own */
@@ -128,6 +169,7 @@ enum {
   PROP_0,
   PROP_CONFIG,
   PROP_NIX_PATH,
+  PROP_ISOLATION_ACTIVE,
   N_PROPS
 };
 
@@ -176,6 +218,56 @@ nix_exec_executor_find_nix (void)
   return g_find_program_in_path ("nix");
 }
 
+/* Decides, once, whether this executor confines its stages. */
+static gboolean
+init_isolation (NixExecExecutor  *self,
+                GError          **error)
+{
+  NixExecIsolation isolation = nix_exec_config_get_isolation (self->config);
+  g_autoptr(GError) probe_error = NULL;
+
+  if (isolation == NIX_EXEC_ISOLATION_NONE)
+    return TRUE;
+
+  /* Checked whether or not bwrap works here, so that a config is refused
+   * on every host or on none. */
+  if (!nix_exec_sandbox_check_extra_ro_binds (nix_exec_config_get_extra_ro_binds (self->config),
+                                              nix_exec_config_get_cache_dir (self->config),
+                                              error))
+    return FALSE;
+
+  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
+    {
+      g_set_error_literal (&probe_error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                           "host interpreters (runtime-source HOST) run outside the sandbox, "
+                           "which confines nix store runtimes only");
+    }
+  else if (nix_exec_sandbox_probe (&self->bwrap_path, &self->bwrap_disable_userns, &probe_error))
+    {
+      self->isolation_active = TRUE;
+      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ISOLATION_ACTIVE]);
+      return TRUE;
+    }
+
+  if (isolation == NIX_EXEC_ISOLATION_BWRAP ||
+      nix_exec_config_get_require_isolation (self->config))
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                   "Stages must run isolated, but cannot: %s", probe_error->message);
+      return FALSE;
+    }
+
+  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
+    g_warning ("Stages run WITHOUT isolation, with the rights of this process: %s",
+               probe_error->message);
+  else if (nix_exec_sandbox_claim_warning ())
+    g_warning ("Stages run WITHOUT isolation, with the rights of this process: %s. "
+               "Install bubblewrap, allow user namespaces, or set require-isolation "
+               "to refuse to run stages unconfined.",
+               probe_error->message);
+  return TRUE;
+}
+
 static gboolean
 nix_exec_executor_initable_init (GInitable     *initable,
                                  GCancellable  *cancellable,
@@ -196,7 +288,7 @@ nix_exec_executor_initable_init (GInitable     *initable,
       g_warning ("runtime-source is HOST: stages run on this machine's own python3, node "
                  "and bash from PATH, not on runtimes pinned by nix");
       self->runtimes = nix_exec_runtimes_new (NULL, self->config);
-      return TRUE;
+      return init_isolation (self, error);
     }
 
   if (configured != NULL)
@@ -234,7 +326,8 @@ nix_exec_executor_initable_init (GInitable     *initable,
     }
 
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
-  return TRUE;
+
+  return init_isolation (self, error);
 }
 
 static void
@@ -269,6 +362,7 @@ nix_exec_executor_finalize (GObject *object)
   g_clear_pointer (&self->slots, nix_exec_slots_unref);
   g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_free (self->nix_path);
+  g_free (self->bwrap_path);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (nix_exec_executor_parent_class)->finalize (object);
@@ -290,6 +384,10 @@ nix_exec_executor_get_property (GObject    *object,
 
     case PROP_NIX_PATH:
       g_value_set_string (value, self->nix_path);
+      break;
+
+    case PROP_ISOLATION_ACTIVE:
+      g_value_set_boolean (value, self->isolation_active);
       break;
 
     default:
@@ -359,6 +457,22 @@ nix_exec_executor_class_init (NixExecExecutorClass *klass)
     g_param_spec_string ("nix-path", NULL, NULL,
                          NULL,
                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * NixExecExecutor:isolation-active:
+   *
+   * Whether the executor runs its stages in a sandbox. %FALSE with
+   * %NIX_EXEC_ISOLATION_NONE, and with %NIX_EXEC_ISOLATION_AUTO on a host
+   * where bubblewrap cannot be used: stages then run unconfined, and a
+   * warning says why. Decided when the executor is built; it does not
+   * change afterwards.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ISOLATION_ACTIVE] =
+    g_param_spec_boolean ("isolation-active", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -496,7 +610,8 @@ nix_exec_executor_new_from_store_with_config (NixExecStageStore  *store,
  *
  * Gets the `nix` binary the executor uses.
  *
- * Returns: (type filename): the absolute path of `nix`
+ * Returns: (nullable) (type filename): the absolute path of `nix`, or
+ *   %NULL when the executor runs host interpreters
  *
  * Since: 1.0
  */
@@ -506,6 +621,25 @@ nix_exec_executor_get_nix_path (NixExecExecutor *self)
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
 
   return self->nix_path;
+}
+
+/**
+ * nix_exec_executor_get_isolation_active:
+ * @self: a #NixExecExecutor
+ *
+ * Gets [property@NixExec.Executor:isolation-active].
+ *
+ * Returns: %TRUE when stages run in a sandbox, %FALSE when they run
+ *   unconfined
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_get_isolation_active (NixExecExecutor *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+
+  return self->isolation_active;
 }
 
 /**
@@ -619,6 +753,13 @@ nix_exec_executor_register_with_effects (NixExecExecutor   *self,
     {
       g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
                            "A stage id must not be empty");
+      return FALSE;
+    }
+
+  if (!g_utf8_validate (stage_id, -1, NULL) || !g_utf8_validate (code, -1, NULL))
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage's id and code must be valid UTF-8");
       return FALSE;
     }
 
@@ -908,6 +1049,8 @@ typedef struct
   NixExecRuntime  *runtime;      /* owned, once resolved */
   NixExecSlots    *slot;         /* owned while the stage holds a slot */
   NixExecWorker   *worker;       /* owned while a warm worker serves the call */
+  gboolean         sync;         /* a blocking call: takes no slot */
+  gboolean         sandboxed;    /* the child is bwrap */
 } ExecuteData;
 
 static void
@@ -1309,8 +1452,11 @@ has_trailing_content (const char *text,
   int depth = 0;
   gboolean in_string = FALSE;
 
+  gsize start;
+
   while (i < length && g_ascii_isspace (text[i]))
     i++;
+  start = i;
 
   for (; i < length; i++)
     {
@@ -1332,6 +1478,12 @@ has_trailing_content (const char *text,
           continue;
         }
 
+      /* At depth 0 inside a scalar (a number, true, false, null), any
+       * character that cannot continue it ends the value. */
+      if (depth == 0 && i > start &&
+          (g_ascii_isspace (c) || strchr ("{[\"", c) != NULL))
+        break;
+
       if (c == '"')
         in_string = TRUE;
       else if (c == '{' || c == '[')
@@ -1344,8 +1496,6 @@ has_trailing_content (const char *text,
               break;
             }
         }
-      else if (depth == 0 && (g_ascii_isspace (c) || c == '{' || c == '['))
-        break;
     }
 
   for (; i < length; i++)
@@ -1366,13 +1516,19 @@ interpret_child_result (NixExecExecutor     *self,
   gsize length;
   const char *output;
 
-  if (!child->exited)
+  int term_signal = child->term_signal;
+
+  /* bwrap reports the stage's death by signal N as its own exit status
+   * 128 + N, as shells do; a stage that exits with such a status on purpose
+   * is reported the same way. */
+  if (!child->exited ||
+      (data->sandboxed && nix_exec_sandbox_exit_status_is_signal (child->exit_status, &term_signal)))
     {
       g_autofree char *excerpt = stderr_excerpt (child);
 
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
                    "Stage “%s” was killed by signal %d (%s): %s",
-                   stage_id, child->term_signal, g_strsignal (child->term_signal), excerpt);
+                   stage_id, term_signal, g_strsignal (term_signal), excerpt);
       return NULL;
     }
 
@@ -1433,8 +1589,11 @@ stage_done (GTask              *task,
 
   /* The stage is over: the next queued call may start before this one's
    * result is even looked at. */
-  nix_exec_slots_release (data->slot);
-  g_clear_pointer (&data->slot, nix_exec_slots_unref);
+  if (data->slot != NULL)
+    {
+      nix_exec_slots_release (data->slot);
+      g_clear_pointer (&data->slot, nix_exec_slots_unref);
+    }
 
   if (child == NULL)
     {
@@ -1451,11 +1610,23 @@ stage_done (GTask              *task,
                                    " bytes on stdout and was killed (see max-output-bytes)",
                                    stage_id, nix_exec_config_get_max_output_bytes (self->config));
         }
+      else if (error->domain == G_SPAWN_ERROR && data->sandboxed)
+        {
+          /* bwrap itself could not be started (removed since the probe):
+           * never fall back to running the stage unconfined. */
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                                   "Could not start the sandbox of stage “%s”: %s",
+                                   stage_id, error->message);
+        }
       else if (error->domain == G_SPAWN_ERROR)
         {
           /* The runtime vanished from the store (collected by hand, say):
-           * resolve it again next time. */
-          nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
+           * resolve it again next time. A transient failure (fork) is not a
+           * reason to re-resolve. */
+          if (g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ||
+              g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES) ||
+              g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOEXEC))
+            nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
           g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
                                    "Could not start stage “%s” on %s: %s",
                                    stage_id, data->runtime->interpreter, error->message);
@@ -1531,34 +1702,24 @@ stage_argv (NixExecExecutor *self,
 }
 
 static void
-on_slot_acquired (GObject      *object,
-                  GAsyncResult *result,
-                  gpointer      user_data)
+run_stage (GTask *task)
 {
-  g_autoptr(GTask) task = user_data;
   NixExecExecutor *self = g_task_get_source_object (task);
   ExecuteData *data = g_task_get_task_data (task);
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) argv = NULL;
+  g_autoptr(GBytes) bwrap_options = NULL;
+  g_auto(GStrv) host_environ = NULL;
+  const char * const no_environ[] = { NULL };
   guint timeout_secs, timeout_ms, keep_alive_secs;
-
-  if (!nix_exec_slots_acquire_finish (result, &error))
-    {
-      g_task_return_error (task, g_steal_pointer (&error));
-      return;
-    }
-  data->slot = nix_exec_slots_ref (self->slots);
-
-  /* Cancelled while it waited, and granted anyway: give the slot back
-   * (freeing the task data does) rather than start the stage. */
-  if (g_task_return_error_if_cancelled (task))
-    return;
 
   timeout_secs = nix_exec_config_get_timeout_secs (self->config);
   timeout_ms = timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000;
 
+  /* Warm workers do not run in the sandbox (yet): with isolation active,
+   * every call runs one-shot and confined, never in an unconfined worker. */
   keep_alive_secs = stage_keep_alive_secs (self, data->stage);
-  if (keep_alive_secs > 0)
+  if (keep_alive_secs > 0 && !self->isolation_active)
     {
       GMainContext *context = g_task_get_context (task);
 
@@ -1585,8 +1746,54 @@ on_slot_acquired (GObject      *object,
       /* Every worker is busy and the pool is full: run this call alone. */
     }
 
-  argv = stage_argv (self, data, FALSE);
-  nix_exec_child_run_async ((const char * const *) argv, NULL, data->input,
+  if (self->isolation_active)
+    {
+      NixExecSandboxPlan plan = { NULL, };
+
+      /* bwrap would report a vanished runtime as the stage's failure; find
+       * it here, as a spawn failure does unconfined, to resolve it again. */
+      if (!g_file_test (data->runtime->interpreter, G_FILE_TEST_IS_EXECUTABLE))
+        {
+          nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
+          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                                   "Could not start stage “%s”: %s is missing",
+                                   nix_exec_stage_get_id (data->stage),
+                                   data->runtime->interpreter);
+          return;
+        }
+
+      host_environ = g_get_environ ();
+      plan.bwrap_path = self->bwrap_path;
+      plan.disable_userns = self->bwrap_disable_userns;
+      plan.effects = nix_exec_stage_get_effects (data->stage);
+      plan.runtime_path = data->runtime->store_path;
+      plan.interpreter = nix_exec_language_interpreter (data->language);
+      plan.script_path = data->script_path;
+      plan.script_extension = nix_exec_language_file_extension (data->language);
+      plan.extra_ro_binds = nix_exec_config_get_extra_ro_binds (self->config);
+      plan.cache_dir = nix_exec_config_get_cache_dir (self->config);
+      plan.host_environ = (const char * const *) host_environ;
+
+      if (!nix_exec_sandbox_build_command (&plan, &argv, &bwrap_options, &error))
+        {
+          g_prefix_error (&error, "Stage “%s”: ", nix_exec_stage_get_id (data->stage));
+          g_task_return_error (task, g_steal_pointer (&error));
+          return;
+        }
+      data->sandboxed = TRUE;
+    }
+  else
+    {
+      argv = stage_argv (self, data, FALSE);
+    }
+
+  /* Sandboxed, bwrap starts with an empty environment: the stage's is
+   * built from the allowlist on bwrap's command line. */
+  nix_exec_child_run_async ((const char * const *) argv,
+                            data->sandboxed ? no_environ : NULL,
+                            data->sandboxed ? NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE
+                                            : NIX_EXEC_CHILD_FLAGS_NONE,
+                            data->input, bwrap_options,
                             nix_exec_config_get_max_output_bytes (self->config),
                             nix_exec_config_get_max_stderr_bytes (self->config),
                             timeout_ms,
@@ -1594,9 +1801,40 @@ on_slot_acquired (GObject      *object,
                             on_stage_done, g_object_ref (task));
 }
 
+static void
+on_slot_acquired (GObject      *object,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  NixExecExecutor *self = g_task_get_source_object (task);
+  ExecuteData *data = g_task_get_task_data (task);
+  g_autoptr(GError) error = NULL;
+
+  if (!nix_exec_slots_acquire_finish (result, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+  data->slot = nix_exec_slots_ref (self->slots);
+
+  /* Cancelled while it waited, and granted anyway: give the slot back now
+   * rather than start the stage (the caller may keep the result a while). */
+  if (g_cancellable_is_cancelled (g_task_get_cancellable (task)))
+    {
+      nix_exec_slots_release (data->slot);
+      g_clear_pointer (&data->slot, nix_exec_slots_unref);
+      g_task_return_error_if_cancelled (task);
+      return;
+    }
+
+  run_stage (task);
+}
+
 static void execute_start (NixExecExecutor *self,
                            const char      *stage_id,
                            JsonNode        *input,
+                           gboolean         sync,
                            GTask           *task);
 
 static void
@@ -1613,6 +1851,16 @@ on_runtime_resolved (GObject      *object,
   if (data->runtime == NULL)
     {
       g_task_return_error (task, g_steal_pointer (&error));
+      return;
+    }
+
+  /* A blocking call iterates only its private context: waiting for a slot
+   * that async calls of the same thread hold (their releases dispatch on a
+   * context nobody iterates meanwhile) would never end. Blocking calls run
+   * at once; max-concurrency bounds the async ones. */
+  if (data->sync)
+    {
+      run_stage (task);
       return;
     }
 
@@ -1642,8 +1890,10 @@ on_runtime_resolved (GObject      *object,
  *
  * No thread is used: the child process is watched from the thread-default
  * main context of the caller, so many calls can run at once from one main
- * loop. Cancelling @cancellable kills the stage's whole process group with
- * SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ * loop. Cancelling @cancellable kills the stage with SIGKILL — its whole
+ * pid namespace when it is sandboxed, its whole process group otherwise —
+ * and the call reports %G_IO_ERROR_CANCELLED. A sandboxed call completes
+ * only once nothing the stage started is left.
  *
  * Since: 1.0
  */
@@ -1664,7 +1914,7 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_executor_execute_async);
   g_task_set_name (task, "[nixexec] execute");
-  execute_start (self, stage_id, input, task);
+  execute_start (self, stage_id, input, FALSE, task);
 }
 
 /* The one implementation behind every execute call: answers @task (taken)
@@ -1673,6 +1923,7 @@ static void
 execute_start (NixExecExecutor *self,
                const char      *stage_id,
                JsonNode        *input,
+               gboolean         sync,
                GTask           *task_in)
 {
   g_autoptr(GTask) task = task_in;
@@ -1693,6 +1944,7 @@ execute_start (NixExecExecutor *self,
 
   data = g_new0 (ExecuteData, 1);
   data->stage = g_object_ref (stage);
+  data->sync = sync;
   g_task_set_task_data (task, data, (GDestroyNotify) execute_data_free);
 
   if (!nix_exec_language_parse (nix_exec_stage_get_language (stage), &data->language, &error))
@@ -1806,7 +2058,7 @@ nix_exec_executor_execute_full_async (NixExecExecutor     *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_executor_execute_full_async);
   g_task_set_name (task, "[nixexec] execute full");
-  execute_start (self, stage_id, input, task);
+  execute_start (self, stage_id, input, FALSE, task);
 }
 
 /**
@@ -1857,8 +2109,9 @@ on_sync_done (GObject      *object,
  * Runs a stage on @input and waits for its result. This blocks the calling
  * thread: in a GUI, use [method@NixExec.Executor.execute_async].
  *
- * Cancelling @cancellable from another thread kills the stage's whole
- * process group with SIGKILL and the call reports %G_IO_ERROR_CANCELLED.
+ * Cancelling @cancellable from another thread kills the stage with SIGKILL
+ * — its whole pid namespace when it is sandboxed, its whole process group
+ * otherwise — and the call reports %G_IO_ERROR_CANCELLED.
  *
  * Returns: (transfer full): the stage's result, or %NULL with an error: in
  *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,
@@ -1876,6 +2129,7 @@ nix_exec_executor_execute (NixExecExecutor  *self,
 {
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
+  GTask *task;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (stage_id != NULL, NULL);
@@ -1885,7 +2139,10 @@ nix_exec_executor_execute (NixExecExecutor  *self,
   /* One implementation: the async path, on a private context. */
   context = sync_context_get (self, stage_id);
   g_main_context_push_thread_default (context);
-  nix_exec_executor_execute_async (self, stage_id, input, cancellable, on_sync_done, &result);
+  task = g_task_new (self, cancellable, on_sync_done, &result);
+  g_task_set_source_tag (task, nix_exec_executor_execute_async);
+  g_task_set_name (task, "[nixexec] execute (blocking)");
+  execute_start (self, stage_id, input, TRUE, task);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);
@@ -1918,6 +2175,7 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
 {
   g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
+  GTask *task;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (stage_id != NULL, NULL);
@@ -1926,7 +2184,10 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
 
   context = sync_context_get (self, stage_id);
   g_main_context_push_thread_default (context);
-  nix_exec_executor_execute_full_async (self, stage_id, input, cancellable, on_sync_done, &result);
+  task = g_task_new (self, cancellable, on_sync_done, &result);
+  g_task_set_source_tag (task, nix_exec_executor_execute_full_async);
+  g_task_set_name (task, "[nixexec] execute full (blocking)");
+  execute_start (self, stage_id, input, TRUE, task);
   while (result == NULL)
     g_main_context_iteration (context, TRUE);
   g_main_context_pop_thread_default (context);

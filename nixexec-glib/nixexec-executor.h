@@ -38,6 +38,8 @@ NixExecExecutor *nix_exec_executor_new_from_store_with_config (NixExecStageStore
 NIX_EXEC_AVAILABLE_IN_ALL
 const char      *nix_exec_executor_get_nix_path             (NixExecExecutor      *self);
 NIX_EXEC_AVAILABLE_IN_ALL
+gboolean         nix_exec_executor_get_isolation_active     (NixExecExecutor      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
 NixExecConfig   *nix_exec_executor_config_snapshot          (NixExecExecutor      *self) G_GNUC_WARN_UNUSED_RESULT;
 NIX_EXEC_AVAILABLE_IN_ALL
 NixExecExecutor *nix_exec_executor_rebuild_with_config      (NixExecExecutor      *self,

@@ -1404,6 +1404,19 @@ nix_exec_file_store_add (NixExecFileStore  *self,
   g_return_val_if_fail (*nix_exec_stage_get_id (stage) != '\0', FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* The file must stay readable: JSON text is UTF-8. */
+  if (!g_utf8_validate (nix_exec_stage_get_id (stage), -1, NULL) ||
+      !g_utf8_validate (nix_exec_stage_get_code (stage), -1, NULL) ||
+      !g_utf8_validate (nix_exec_stage_get_language (stage), -1, NULL) ||
+      (nix_exec_stage_get_name (stage) != NULL &&
+       !g_utf8_validate (nix_exec_stage_get_name (stage), -1, NULL)))
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                   "Stage “%s” cannot be saved in %s: its id, name, code and language must be "
+                   "valid UTF-8", nix_exec_stage_get_id (stage), self->path);
+      return FALSE;
+    }
+
   target = resolve_target (self->path);
   lock_fd = lock_store (target, error);
   if (lock_fd < 0)

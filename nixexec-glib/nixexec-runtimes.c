@@ -23,6 +23,8 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -50,6 +52,7 @@ struct _NixExecRuntimes
   char          *lock_path;   /* owned; where the lock is kept, NULL for host */
 
   GMutex         lock;        /* guards every field below */
+  guint          generation;  /* bumped by reset: older answers are stale */
   char          *locked_url;  /* owned */
   GHashTable    *resolved;    /* key → NixExecRuntime, owned */
   GHashTable    *pinned;      /* key → store path from a loaded lock, owned */
@@ -174,6 +177,26 @@ default_lock_path (NixExecConfig *config)
   return g_build_filename (nix_exec_config_get_cache_dir (config), "locks", name, NULL);
 }
 
+static gboolean
+lock_is_private (const char  *path,
+                 GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  struct stat st;
+
+  if (!nix_exec_ensure_private_dir (dir, "runtime lock", error))
+    return FALSE;
+
+  if (g_lstat (path, &st) != 0 || !S_ISREG (st.st_mode) || st.st_uid != geteuid () ||
+      (st.st_mode & 022) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "it is not a regular file of this user that only this user can write");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 NixExecRuntimes *
 nix_exec_runtimes_new (const char    *nix_path,
                        NixExecConfig *config)
@@ -189,9 +212,11 @@ nix_exec_runtimes_new (const char    *nix_path,
 
       self->lock_path = default_lock_path (config);
       /* A lock left by an earlier executor is reused; a broken one is only
-       * a cache miss. */
+       * a cache miss. It decides which programs run, so it is only trusted
+       * in a private directory, as a file of ours nobody else can write. */
       if (g_file_test (self->lock_path, G_FILE_TEST_EXISTS) &&
-          !nix_exec_runtimes_load_lock (self, self->lock_path, &error))
+          (!lock_is_private (self->lock_path, &error) ||
+           !nix_exec_runtimes_load_lock (self, self->lock_path, &error)))
         g_debug ("Ignoring the runtime lock %s: %s", self->lock_path, error->message);
     }
 
@@ -213,9 +238,9 @@ void
 nix_exec_runtimes_forget (NixExecRuntimes *self,
                           const char      *key)
 {
+  /* A pinned path stays pinned: it is realised again by store path. */
   g_mutex_lock (&self->lock);
   g_hash_table_remove (self->resolved, key);
-  g_hash_table_remove (self->pinned, key);
   g_mutex_unlock (&self->lock);
 }
 
@@ -223,6 +248,9 @@ void
 nix_exec_runtimes_reset (NixExecRuntimes *self)
 {
   g_mutex_lock (&self->lock);
+  /* Operations in flight finish for their own waiters, but neither record
+   * what they found nor take new waiters. */
+  self->generation++;
   g_clear_pointer (&self->locked_url, g_free);
   g_hash_table_remove_all (self->resolved);
   g_hash_table_remove_all (self->pinned);
@@ -282,6 +310,8 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
   system = json_object_get_string_member_with_default (root, "system", NULL);
   if (flake == NULL || *flake == '\0')
     return invalid_lock (error, path, "“flake” (the locked flake URL) is missing");
+  if (*flake == '-')
+    return invalid_lock (error, path, "“flake” is not a flake URL");
   if (system == NULL)
     return invalid_lock (error, path, "“system” is missing");
   if (!g_str_equal (system, nix_exec_runtimes_get_system ()))
@@ -433,6 +463,7 @@ typedef struct
 {
   NixExecRuntimes  *self;         /* owned */
   OperationKind     kind;
+  guint             generation;   /* of self, when the operation began */
   char             *key;          /* owned */
   NixExecLanguage   language;
   GStrv             python_packages; /* owned, may be NULL */
@@ -491,10 +522,9 @@ operation_answer (Operation      *operation,
 
   g_mutex_lock (&self->lock);
   g_ptr_array_remove (self->operations, operation);
-  g_mutex_unlock (&self->lock);
-
   waiters = g_steal_pointer (&operation->waiters);
   operation->waiters = g_ptr_array_new ();
+  g_mutex_unlock (&self->lock);
 
   for (guint i = 0; i < waiters->len; i++)
     {
@@ -519,12 +549,21 @@ on_waiter_cancelled (GCancellable *cancellable,
   GTask *task = user_data;
   Waiter *waiter = g_task_get_task_data (task);
   Operation *operation = waiter->operation;
+  NixExecRuntimes *self;
+  gboolean last;
 
   g_clear_pointer (&waiter->cancel_source, g_source_unref);
   if (operation == NULL)
     return G_SOURCE_REMOVE;
 
-  if (operation->waiters->len == 1)
+  self = operation->self;
+  g_mutex_lock (&self->lock);
+  last = operation->waiters->len == 1;
+  if (!last)
+    g_ptr_array_remove (operation->waiters, task);
+  g_mutex_unlock (&self->lock);
+
+  if (last)
     {
       /* Nobody else waits: kill nix. This waiter is answered once nix has
        * been reaped, so that a sync call never returns with a nix process
@@ -534,13 +573,19 @@ on_waiter_cancelled (GCancellable *cancellable,
     }
 
   waiter->operation = NULL;
-  g_ptr_array_remove (operation->waiters, task);
   g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED, "Operation was cancelled");
   g_object_unref (task);
   return G_SOURCE_REMOVE;
 }
 
 static void operation_start (Operation *operation);
+
+static gboolean
+operation_start_cb (gpointer user_data)
+{
+  operation_start (user_data);
+  return G_SOURCE_REMOVE;
+}
 
 /* Joins (or starts) the operation for @key on the thread-default context;
  * @task is answered when it completes. @setup fills in a new operation. */
@@ -563,8 +608,12 @@ operation_join (NixExecRuntimes *self,
     {
       Operation *candidate = g_ptr_array_index (self->operations, i);
 
+      /* Never join an operation that is being killed (its last waiter left)
+       * or that began before a reset. */
       if (candidate->kind == kind && candidate->context == context &&
-          g_str_equal (candidate->key, key))
+          g_str_equal (candidate->key, key) &&
+          candidate->generation == self->generation &&
+          !g_cancellable_is_cancelled (candidate->cancellable))
         {
           operation = candidate;
           break;
@@ -575,6 +624,7 @@ operation_join (NixExecRuntimes *self,
       operation = g_new0 (Operation, 1);
       operation->self = g_object_ref (self);
       operation->kind = kind;
+      operation->generation = self->generation;
       operation->key = g_strdup (key);
       operation->context = g_main_context_ref (context);
       operation->cancellable = g_cancellable_new ();
@@ -596,13 +646,23 @@ operation_join (NixExecRuntimes *self,
       g_source_attach (waiter->cancel_source, context);
     }
   /* The operation owns the waiting task until it answers it. */
+  g_mutex_lock (&self->lock);
   g_ptr_array_add (operation->waiters, g_object_ref (task));
+  g_mutex_unlock (&self->lock);
 
   if (created)
     {
+      g_autoptr(GSource) source = g_idle_source_new ();
+
       if (setup != NULL)
         setup (operation, setup_data);
-      operation_start (operation);
+      /* Start from the context's own thread: nix gets PR_SET_PDEATHSIG,
+       * which follows the thread that forks it, and the caller's thread may
+       * be a short-lived one. */
+      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      g_source_set_callback (source, operation_start_cb, operation, NULL);
+      g_source_set_static_name (source, "[nixexec] start nix");
+      g_source_attach (source, context);
     }
 }
 
@@ -615,7 +675,9 @@ nix_failure (Operation          *operation,
   if (child == NULL)
     {
       if (g_error_matches (run_error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOENT) ||
-          g_error_matches (run_error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES))
+          g_error_matches (run_error, G_SPAWN_ERROR, G_SPAWN_ERROR_ACCES) ||
+          g_error_matches (run_error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOEXEC) ||
+          g_error_matches (run_error, G_SPAWN_ERROR, G_SPAWN_ERROR_PERM))
         return g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
                             "Could not run nix (%s): %s",
                             operation->self->nix_path, run_error->message);
@@ -670,11 +732,15 @@ on_metadata_done (GObject      *object,
     {
       g_mutex_lock (&self->lock);
       /* Several resolutions may race to lock; the first answer wins, so
-       * every runtime of this executor comes from one revision. */
-      if (self->locked_url == NULL)
-        self->locked_url = g_strdup (url);
-      g_free (url);
-      url = g_strdup (self->locked_url);
+       * every runtime of this executor comes from one revision. An answer
+       * from before a reset is only its own waiters'. */
+      if (operation->generation == self->generation)
+        {
+          if (self->locked_url == NULL)
+            self->locked_url = g_strdup (url);
+          g_free (url);
+          url = g_strdup (self->locked_url);
+        }
       g_mutex_unlock (&self->lock);
     }
 
@@ -739,16 +805,22 @@ on_build_done (GObject      *object,
           runtime->store_path = g_steal_pointer (&store_path);
           runtime->flake_url = g_strdup (operation->flake_url);
 
+          gboolean current;
+
           g_mutex_lock (&self->lock);
-          g_hash_table_replace (self->resolved, g_strdup (runtime->key),
-                                nix_exec_runtime_copy (runtime));
+          current = operation->generation == self->generation;
+          if (current)
+            g_hash_table_replace (self->resolved, g_strdup (runtime->key),
+                                  nix_exec_runtime_copy (runtime));
           g_mutex_unlock (&self->lock);
 
-          if (self->lock_path != NULL)
+          if (current && self->lock_path != NULL)
             {
               g_autoptr(GError) lock_error = NULL;
+              g_autofree char *lock_dir = g_path_get_dirname (self->lock_path);
 
-              if (!nix_exec_runtimes_write_lock (self, self->lock_path, &lock_error))
+              if (!nix_exec_ensure_private_dir (lock_dir, "runtime lock", &lock_error) ||
+                  !nix_exec_runtimes_write_lock (self, self->lock_path, &lock_error))
                 g_debug ("Could not record the runtime lock: %s", lock_error->message);
             }
         }
@@ -763,7 +835,8 @@ operation_run_nix (Operation    *operation,
                    char * const *argv)
 {
   g_debug ("Running %s for %s", argv[0], operation->what);
-  nix_exec_child_run_async ((const char * const *) argv, NULL, NULL,
+  nix_exec_child_run_async ((const char * const *) argv, NULL, NIX_EXEC_CHILD_FLAGS_NONE,
+                            NULL, NULL,
                             NIX_MAX_STDOUT_BYTES, NIX_MAX_STDERR_BYTES, 0,
                             operation->cancellable,
                             operation->kind == OPERATION_LOCK ? on_metadata_done : on_build_done,
@@ -780,8 +853,13 @@ build_with_url (Operation  *operation,
   g_autofree char *installable = NULL;
   g_autofree char *expression = NULL;
   g_auto(GStrv) argv = NULL;
+  g_autoptr(GError) error = NULL;
 
-  g_mkdir_with_parents (root_dir, 0700);
+  if (!nix_exec_ensure_private_dir (root_dir, "runtime GC root", &error))
+    {
+      operation_answer (operation, NULL, NULL, NULL, error);
+      return;
+    }
 
   if (operation->pinned_path != NULL)
     {
@@ -829,10 +907,20 @@ operation_start (Operation *operation)
 
   if (operation->kind == OPERATION_LOCK)
     {
-      g_auto(GStrv) argv = nix_exec_nix_metadata_argv (self->nix_path, self->config,
-                                                       nix_exec_config_get_flake_ref (self->config));
+      const char *flake_ref = nix_exec_config_get_flake_ref (self->config);
+      g_auto(GStrv) argv = NULL;
 
-      operation->what = g_strdup (nix_exec_config_get_flake_ref (self->config));
+      operation->what = g_strdup (flake_ref);
+      /* Arguments, not a shell: but nix would read a leading '-' as an
+       * option. */
+      if (*flake_ref == '-')
+        {
+          g_autoptr(GError) error = g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
+                                                 "“%s” is not a flake reference", flake_ref);
+          operation_answer (operation, NULL, NULL, NULL, error);
+          return;
+        }
+      argv = nix_exec_nix_metadata_argv (self->nix_path, self->config, flake_ref);
       operation_run_nix (operation, argv);
     }
   else

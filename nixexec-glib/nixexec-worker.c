@@ -207,7 +207,6 @@ call_result_new (NixExecWorker *worker)
 {
   NixExecChildResult *result = g_new0 (NixExecChildResult, 1);
 
-  result->pid = worker->pid;
   result->duration = g_get_monotonic_time () - worker->started_at;
   result->stderr_bytes = g_bytes_new (worker->err->data, worker->err->len);
   result->stderr_truncated = worker->err_truncated;

@@ -43,6 +43,9 @@ char        *nix_exec_wrapper_build_script       (NixExecLanguage   language,
                                                   gsize            *out_length);
 char        *nix_exec_wrapper_script_key         (NixExecLanguage   language,
                                                   const char       *code);
+gboolean     nix_exec_ensure_private_dir         (const char       *dir,
+                                                  const char       *what,
+                                                  GError          **error);
 char        *nix_exec_wrapper_ensure_script      (const char       *cache_dir,
                                                   NixExecLanguage   language,
                                                   const char       *code,

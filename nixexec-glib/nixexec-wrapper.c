@@ -239,9 +239,10 @@ nix_exec_wrapper_script_key (NixExecLanguage  language,
 
 /* Creates @dir (and its parents) private to this user, or checks an existing
  * one: scripts in it are executed, so it must not be writable by anyone else. */
-static gboolean
-ensure_private_dir (const char  *dir,
-                    GError     **error)
+gboolean
+nix_exec_ensure_private_dir (const char  *dir,
+                             const char  *what,
+                             GError     **error)
 {
   struct stat st;
 
@@ -250,8 +251,8 @@ ensure_private_dir (const char  *dir,
       int saved_errno = errno;
 
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Could not create the script cache directory “%s”: %s",
-                   dir, g_strerror (saved_errno));
+                   "Could not create the %s directory “%s”: %s",
+                   what, dir, g_strerror (saved_errno));
       return FALSE;
     }
 
@@ -260,24 +261,24 @@ ensure_private_dir (const char  *dir,
       int saved_errno = errno;
 
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Could not inspect the script cache directory “%s”: %s",
-                   dir, g_strerror (saved_errno));
+                   "Could not inspect the %s directory “%s”: %s",
+                   what, dir, g_strerror (saved_errno));
       return FALSE;
     }
 
   if (!S_ISDIR (st.st_mode))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_DIRECTORY,
-                   "The script cache directory “%s” is not a directory",
-                   dir);
+                   "The %s directory “%s” is not a directory",
+                   what, dir);
       return FALSE;
     }
 
   if (st.st_uid != geteuid ())
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
-                   "The script cache directory “%s” belongs to another user",
-                   dir);
+                   "The %s directory “%s” belongs to another user",
+                   what, dir);
       return FALSE;
     }
 
@@ -286,8 +287,8 @@ ensure_private_dir (const char  *dir,
       int saved_errno = errno;
 
       g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
-                   "Could not make the script cache directory “%s” private: %s",
-                   dir, g_strerror (saved_errno));
+                   "Could not make the %s directory “%s” private: %s",
+                   what, dir, g_strerror (saved_errno));
       return FALSE;
     }
 
@@ -314,7 +315,7 @@ nix_exec_wrapper_ensure_script (const char       *cache_dir,
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   dir = g_build_filename (cache_dir, "scripts", NULL);
-  if (!ensure_private_dir (dir, error))
+  if (!nix_exec_ensure_private_dir (dir, "script cache", error))
     return NULL;
 
   key = nix_exec_wrapper_script_key (language, code);

@@ -366,6 +366,8 @@ test_exit_usage (Fixture       *fixture,
   assert_usage_error (fixture, "--no-such-option", "run", "greet.py", NULL);
   assert_usage_error (fixture, "run", "--no-such-option", "greet.py", NULL);
   assert_usage_error (fixture, "run", NULL);
+  assert_usage_error (fixture, "run", "greet.py", "--isolate", "sometimes", NULL);
+  assert_usage_error (fixture, "run", "greet.py", "--ro-bind", "relative/path", NULL);
   assert_usage_error (fixture, "run", "greet.py", "greet.py", NULL);
   assert_usage_error (fixture, "run", "greet.py", "--input", "{not json", NULL);
   assert_usage_error (fixture, "run", "greet.txt", "--input", "{}", NULL);
@@ -546,8 +548,11 @@ test_exit_cancelled (Fixture       *fixture,
   GPid stage_pid;
 
   write_file (fixture, "sleepy.sh", code);
+  /* Unconfined, so that the stage can tell its host pid (the sandbox's
+   * own cancel is the escape suite's). */
   process = g_subprocess_launcher_spawn (launcher, &error, g_getenv ("NIXEXEC_CLI"),
-                                         "run", "sleepy.sh", "--input", "{}", NULL);
+                                         "run", "sleepy.sh", "--isolate", "none",
+                                         "--input", "{}", NULL);
   g_assert_no_error (error);
 
   while (!g_file_get_contents (pid_file, &pid_text, NULL, NULL) || *pid_text == '\0')

@@ -88,6 +88,11 @@ test_defaults (ConfigFixture *fixture,
   g_assert_false (nix_exec_config_get_offline (config));
   g_assert_nonnull (nix_exec_config_get_nix_options (config));
   g_assert_null (nix_exec_config_get_nix_options (config)[0]);
+  /* Confined where the host allows it, by default. */
+  g_assert_cmpint (nix_exec_config_get_isolation (config), ==, NIX_EXEC_ISOLATION_AUTO);
+  g_assert_false (nix_exec_config_get_require_isolation (config));
+  g_assert_nonnull (nix_exec_config_get_extra_ro_binds (config));
+  g_assert_null (nix_exec_config_get_extra_ro_binds (config)[0]);
 
   /* The same through properties. */
   g_object_get (config,
@@ -121,6 +126,7 @@ test_pspec_defaults (void)
   GObjectClass *klass = G_OBJECT_GET_CLASS (config);
   const char *names[] = {
     "timeout-secs", "max-output-bytes", "max-stderr-bytes", "flake-ref", "nix-path", "offline",
+    "isolation", "require-isolation",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (names); i++)
@@ -356,9 +362,105 @@ test_nix_options (ConfigFixture *fixture,
 }
 
 static void
+test_isolation (ConfigFixture *fixture,
+                gconstpointer  data)
+{
+  NixExecIsolation value = NIX_EXEC_ISOLATION_NONE;
+  GEnumClass *enum_class = g_type_class_ref (NIX_EXEC_TYPE_ISOLATION);
+
+  /* The enum is registered with the nicks bindings see. */
+  g_assert_cmpstr (g_enum_get_value (enum_class, NIX_EXEC_ISOLATION_NONE)->value_nick, ==, "none");
+  g_assert_cmpstr (g_enum_get_value (enum_class, NIX_EXEC_ISOLATION_AUTO)->value_nick, ==, "auto");
+  g_assert_cmpstr (g_enum_get_value (enum_class, NIX_EXEC_ISOLATION_BWRAP)->value_nick, ==, "bwrap");
+  g_type_class_unref (enum_class);
+
+  nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_AUTO);
+  g_assert_cmpuint (notified (fixture, "isolation"), ==, 0);
+
+  nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_BWRAP);
+  g_assert_cmpint (nix_exec_config_get_isolation (fixture->config), ==, NIX_EXEC_ISOLATION_BWRAP);
+  g_assert_cmpuint (notified (fixture, "isolation"), ==, 1);
+  nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_BWRAP);
+  g_assert_cmpuint (notified (fixture, "isolation"), ==, 1);
+
+  g_object_set (fixture->config, "isolation", NIX_EXEC_ISOLATION_NONE, NULL);
+  g_object_get (fixture->config, "isolation", &value, NULL);
+  g_assert_cmpint (value, ==, NIX_EXEC_ISOLATION_NONE);
+  g_assert_cmpuint (notified (fixture, "isolation"), ==, 2);
+  g_assert_cmpuint (notified_total (fixture), ==, 2);
+}
+
+static void
+test_require_isolation (ConfigFixture *fixture,
+                        gconstpointer  data)
+{
+  gboolean value = FALSE;
+
+  nix_exec_config_set_require_isolation (fixture->config, FALSE);
+  g_assert_cmpuint (notified (fixture, "require-isolation"), ==, 0);
+
+  nix_exec_config_set_require_isolation (fixture->config, 2);
+  g_assert_cmpint (nix_exec_config_get_require_isolation (fixture->config), ==, TRUE);
+  g_assert_cmpuint (notified (fixture, "require-isolation"), ==, 1);
+  nix_exec_config_set_require_isolation (fixture->config, TRUE);
+  g_assert_cmpuint (notified (fixture, "require-isolation"), ==, 1);
+
+  g_object_get (fixture->config, "require-isolation", &value, NULL);
+  g_assert_true (value);
+  g_object_set (fixture->config, "require-isolation", FALSE, NULL);
+  g_assert_false (nix_exec_config_get_require_isolation (fixture->config));
+  g_assert_cmpuint (notified (fixture, "require-isolation"), ==, 2);
+  g_assert_cmpuint (notified_total (fixture), ==, 2);
+}
+
+static void
+test_extra_ro_binds (ConfigFixture *fixture,
+                     gconstpointer  data)
+{
+  const char * const binds[] = { "/usr", "/bin", "/opt/data", NULL };
+  const char * const same[] = { "/usr", "/bin", "/opt/data", NULL };
+  const char * const other[] = { "/srv", NULL };
+  const char * const bad[] = { "/usr", "relative", NULL };
+  const char * const *got;
+  g_auto(GStrv) value = NULL;
+
+  nix_exec_config_set_extra_ro_binds (fixture->config, NULL);
+  g_assert_cmpuint (notified (fixture, "extra-ro-binds"), ==, 0);
+
+  nix_exec_config_set_extra_ro_binds (fixture->config, binds);
+  got = nix_exec_config_get_extra_ro_binds (fixture->config);
+  g_assert_true (got != binds);
+  g_assert_true (g_strv_equal (got, binds));
+  g_assert_cmpuint (notified (fixture, "extra-ro-binds"), ==, 1);
+  nix_exec_config_set_extra_ro_binds (fixture->config, same);
+  g_assert_cmpuint (notified (fixture, "extra-ro-binds"), ==, 1);
+
+  g_object_get (fixture->config, "extra-ro-binds", &value, NULL);
+  g_assert_true (g_strv_equal ((const char * const *) value, binds));
+
+  g_object_set (fixture->config, "extra-ro-binds", other, NULL);
+  g_assert_true (g_strv_equal (nix_exec_config_get_extra_ro_binds (fixture->config), other));
+  g_assert_cmpuint (notified (fixture, "extra-ro-binds"), ==, 2);
+
+  /* A relative path is refused, and the list left as it was. */
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_CRITICAL, "*g_path_is_absolute*");
+  nix_exec_config_set_extra_ro_binds (fixture->config, bad);
+  g_test_assert_expected_messages ();
+  g_assert_true (g_strv_equal (nix_exec_config_get_extra_ro_binds (fixture->config), other));
+
+  g_object_set (fixture->config, "extra-ro-binds", NULL, NULL);
+  got = nix_exec_config_get_extra_ro_binds (fixture->config);
+  g_assert_nonnull (got);
+  g_assert_null (got[0]);
+  g_assert_cmpuint (notified (fixture, "extra-ro-binds"), ==, 3);
+  g_assert_cmpuint (notified_total (fixture), ==, 3);
+}
+
+static void
 set_non_defaults (NixExecConfig *config)
 {
   const char * const options[] = { "sandbox=false", "substituters=", NULL };
+  const char * const binds[] = { "/usr", "/lib", NULL };
 
   nix_exec_config_set_timeout_secs (config, 7);
   nix_exec_config_set_max_output_bytes (config, 1234);
@@ -368,6 +470,9 @@ set_non_defaults (NixExecConfig *config)
   nix_exec_config_set_nix_path (config, "/bin/nix");
   nix_exec_config_set_offline (config, TRUE);
   nix_exec_config_set_nix_options (config, options);
+  nix_exec_config_set_isolation (config, NIX_EXEC_ISOLATION_BWRAP);
+  nix_exec_config_set_require_isolation (config, TRUE);
+  nix_exec_config_set_extra_ro_binds (config, binds);
 }
 
 /* Compares every readable property, so a property added later that copy()
@@ -426,6 +531,10 @@ test_copy (ConfigFixture *fixture,
   g_assert_cmpstr (nix_exec_config_get_nix_path (copy), ==, "/bin/nix");
   g_assert_true (nix_exec_config_get_offline (copy));
   g_assert_true (g_strv_equal (nix_exec_config_get_nix_options (copy), options));
+  g_assert_cmpint (nix_exec_config_get_isolation (copy), ==, NIX_EXEC_ISOLATION_BWRAP);
+  g_assert_true (nix_exec_config_get_require_isolation (copy));
+  g_assert_cmpstr (nix_exec_config_get_extra_ro_binds (copy)[1], ==, "/lib");
+  g_assert_true (nix_exec_config_get_extra_ro_binds (copy) != nix_exec_config_get_extra_ro_binds (fixture->config));
 
   /* Deep: no storage shared. */
   g_assert_true (nix_exec_config_get_flake_ref (copy) != nix_exec_config_get_flake_ref (fixture->config));
@@ -441,7 +550,13 @@ test_copy (ConfigFixture *fixture,
   nix_exec_config_set_nix_path (copy, NULL);
   nix_exec_config_set_offline (copy, FALSE);
   nix_exec_config_set_nix_options (copy, copy_options);
+  nix_exec_config_set_isolation (copy, NIX_EXEC_ISOLATION_NONE);
+  nix_exec_config_set_require_isolation (copy, FALSE);
+  nix_exec_config_set_extra_ro_binds (copy, NULL);
 
+  g_assert_cmpint (nix_exec_config_get_isolation (fixture->config), ==, NIX_EXEC_ISOLATION_BWRAP);
+  g_assert_true (nix_exec_config_get_require_isolation (fixture->config));
+  g_assert_cmpuint (g_strv_length ((char **) nix_exec_config_get_extra_ro_binds (fixture->config)), ==, 2);
   g_assert_cmpuint (nix_exec_config_get_timeout_secs (fixture->config), ==, 7);
   g_assert_cmpuint (nix_exec_config_get_max_output_bytes (fixture->config), ==, 1234);
   g_assert_cmpuint (nix_exec_config_get_max_stderr_bytes (fixture->config), ==, 99);
@@ -512,6 +627,23 @@ set_empty_cache_dir (void)
 }
 
 static void
+set_bad_isolation (void)
+{
+  g_autoptr(NixExecConfig) config = nix_exec_config_new ();
+
+  nix_exec_config_set_isolation (config, (NixExecIsolation) 42);
+}
+
+static void
+set_relative_extra_bind (void)
+{
+  g_autoptr(NixExecConfig) config = nix_exec_config_new ();
+  const char * const binds[] = { "usr", NULL };
+
+  nix_exec_config_set_extra_ro_binds (config, binds);
+}
+
+static void
 set_empty_nix_path (void)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
@@ -534,6 +666,8 @@ static const CriticalCase critical_cases[] = {
   { "flake-ref-empty", set_empty_flake_ref, "*CRITICAL*flake_ref == NULL*" },
   { "cache-dir-empty", set_empty_cache_dir, "*CRITICAL*cache_dir == NULL*" },
   { "nix-path-empty", set_empty_nix_path, "*CRITICAL*nix_path == NULL*" },
+  { "isolation-invalid", set_bad_isolation, "*CRITICAL*isolation == NIX_EXEC_ISOLATION_NONE*" },
+  { "extra-ro-binds-relative", set_relative_extra_bind, "*CRITICAL*g_path_is_absolute*" },
 };
 
 static void
@@ -589,6 +723,9 @@ main (int   argc,
   ADD_CONFIG_TEST ("nix-path", test_nix_path);
   ADD_CONFIG_TEST ("offline", test_offline);
   ADD_CONFIG_TEST ("nix-options", test_nix_options);
+  ADD_CONFIG_TEST ("isolation", test_isolation);
+  ADD_CONFIG_TEST ("require-isolation", test_require_isolation);
+  ADD_CONFIG_TEST ("extra-ro-binds", test_extra_ro_binds);
   ADD_CONFIG_TEST ("copy", test_copy);
 
 #undef ADD_CONFIG_TEST

@@ -368,12 +368,25 @@ test_host_runtimes_are_explicit (Fixture       *fixture,
   g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND);
   g_clear_error (&error);
 
-  /* Opting in to host interpreters works, and says so. */
+  /* Host interpreters are never sandboxed: with isolation required, they
+   * are refused. */
   nix_exec_config_set_runtime_source (config, NIX_EXEC_RUNTIME_SOURCE_HOST);
+  nix_exec_config_set_require_isolation (config, TRUE);
   g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*runtime-source is HOST*");
+  g_assert_null (nix_exec_executor_new (config, &error));
+  g_test_assert_expected_messages ();
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE);
+  g_clear_error (&error);
+
+  /* Opting in to host interpreters works, and says so, twice: they are not
+   * pinned, and not confined. */
+  nix_exec_config_set_require_isolation (config, FALSE);
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*runtime-source is HOST*");
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*WITHOUT isolation*");
   executor = nix_exec_executor_new (config, &error);
   g_test_assert_expected_messages ();
   g_assert_no_error (error);
+  g_assert_false (nix_exec_executor_get_isolation_active (executor));
   g_assert_true (nix_exec_executor_register_with_effects (executor, "sh", "execute() { echo \"[$1]\"; }",
                                                           "bash", NULL, &error));
 

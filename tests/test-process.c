@@ -77,124 +77,143 @@ run (Fixture     *fixture,
   return nix_exec_executor_execute (fixture->executor, "stage", input, NULL, error);
 }
 
-/* The pids a stage wrote, one per line, into @path. */
-static GArray *
-read_pids (const char *path)
+/* Samples, while a call runs, how many processes carry the marker. */
+typedef struct
 {
-  g_autofree char *contents = NULL;
-  g_auto(GStrv) lines = NULL;
-  GArray *pids = g_array_new (FALSE, FALSE, sizeof (GPid));
+  const char *marker;
+  guint       max_seen;
+} Watch;
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return pids;
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
-    {
-      GPid pid = (GPid) g_ascii_strtoll (lines[i], NULL, 10);
+static gboolean
+sample_marker (gpointer user_data)
+{
+  Watch *watch = user_data;
 
-      if (pid > 0)
-        g_array_append_val (pids, pid);
-    }
-  return pids;
+  watch->max_seen = MAX (watch->max_seen, nix_exec_test_count_processes (watch->marker));
+  return G_SOURCE_CONTINUE;
 }
 
-static void
-assert_all_dead (GArray *pids)
+/* Runs the stage on the string @marker, reporting in *out_max_seen how many
+ * processes carrying it were seen at once while it ran. Processes are
+ * identified by the marker in their arguments, in the host's /proc: the
+ * stage may run in a pid namespace, where its own pids mean nothing here. */
+static JsonNode *
+run_watching (Fixture     *fixture,
+              const char  *marker,
+              guint       *out_max_seen,
+              GError     **error)
 {
-  for (guint i = 0; i < pids->len; i++)
-    {
-      GPid pid = g_array_index (pids, GPid, i);
-      gint64 deadline = g_get_monotonic_time () + G_USEC_PER_SEC;
+  g_autoptr(JsonNode) input = json_node_init_string (json_node_alloc (), marker);
+  g_autoptr(GAsyncResult) result = NULL;
+  Watch watch = { marker, 0 };
+  guint sampler;
 
-      /* SIGKILL was sent to the group before the call returned; a process
-       * that is not our child may take a moment to be torn down. */
-      while (nix_exec_test_pid_alive (pid) && g_get_monotonic_time () < deadline)
-        g_usleep (10 * 1000);
-      if (nix_exec_test_pid_alive (pid))
-        g_error ("Process %d outlived its stage", (int) pid);
-    }
+  sampler = g_timeout_add (10, sample_marker, &watch);
+  nix_exec_executor_execute_async (fixture->executor, "stage", input, NULL, on_done, &result);
+  while (result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_remove (sampler);
+
+  *out_max_seen = watch.max_seen;
+  return nix_exec_executor_execute_finish (fixture->executor, result, error);
 }
 
-/* Bash: the stage and a background grandchild both hold stdout open. */
+/* Bash: the stage and a background grandchild both hold stdout open, and
+ * both run `sleep MARKER`. */
 static const char *grandchild_code =
   "execute() {\n"
-  "  local f=${1//\\\"/}\n"
-  "  sleep 300 &\n"
-  "  echo $! >> \"$f\"\n"
-  "  echo $$ >> \"$f\"\n"
-  "  sleep 300\n"
+  "  local m=${1//\\\"/}\n"
+  "  sleep \"$m\" &\n"
+  "  exec sleep \"$m\"\n"
   "}\n";
 
 static void
 test_timeout_kills_grandchild (Fixture       *fixture,
                                gconstpointer  user_data)
 {
-  g_autofree char *pidfile = g_build_filename (fixture->cache_dir, "pids", NULL);
-  g_autofree char *input = g_strdup_printf ("\"%s\"", pidfile);
-  g_autoptr(GError) error = NULL;
-  g_autoptr(JsonNode) output = NULL;
-  g_autoptr(GArray) pids = NULL;
-  gint64 start, elapsed;
-
-  nix_exec_config_set_timeout_secs (fixture->config, 1);
+  nix_exec_config_set_timeout_secs (fixture->config, 2);
   start_executor (fixture, "bash", grandchild_code);
 
-  start = g_get_monotonic_time ();
-  output = run (fixture, input, &error);
-  elapsed = g_get_monotonic_time () - start;
+  /* On a loaded machine the stage may not even have started its sleeps
+   * when its deadline comes: that proves nothing either way, so try
+   * again, a few times. */
+  for (guint attempt = 1; ; attempt++)
+    {
+      g_autofree char *marker = nix_exec_test_new_marker ();
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) output = NULL;
+      gint64 start, elapsed;
+      guint max_seen = 0;
 
-  g_assert_null (output);
-  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT);
-  g_assert_nonnull (strstr (error->message, "1 s"));
-  /* The grandchild holds the pipe: a plain communicate() would wait 300 s. */
-  g_assert_cmpint (elapsed, <, 2 * G_USEC_PER_SEC);
+      start = g_get_monotonic_time ();
+      output = run_watching (fixture, marker, &max_seen, &error);
+      elapsed = g_get_monotonic_time () - start;
 
-  pids = read_pids (pidfile);
-  g_assert_cmpuint (pids->len, ==, 2);
-  assert_all_dead (pids);
+      g_assert_null (output);
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT);
+      g_assert_nonnull (strstr (error->message, "2 s"));
+      /* The grandchild holds the pipe: a plain communicate() would wait
+       * 300 s. */
+      g_assert_cmpint (elapsed, <, 3 * G_USEC_PER_SEC);
+      /* Neither survived. */
+      nix_exec_test_assert_no_process (marker);
+
+      if (max_seen == 2)
+        break;
+      g_test_message ("Attempt %u: %u of the 2 sleeps had started by the deadline",
+                      attempt, max_seen);
+      g_assert_cmpuint (attempt, <, 3);
+    }
 }
 
 static void
 test_grandchild_left_after_success (Fixture       *fixture,
                                     gconstpointer  user_data)
 {
-  g_autofree char *pidfile = g_build_filename (fixture->cache_dir, "pids", NULL);
-  g_autofree char *input = g_strdup_printf ("\"%s\"", pidfile);
+  g_autofree char *marker = nix_exec_test_new_marker ();
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) output = NULL;
-  g_autoptr(GArray) pids = NULL;
+  JsonObject *object;
   gint64 start, elapsed;
+  guint max_seen = 0;
 
-  /* The stage returns at once but leaves a grandchild holding stdout. */
+  /* The stage returns as soon as its grandchild, holding stdout, runs. */
   start_executor (fixture, "bash",
                   "execute() {\n"
-                  "  local f=${1//\\\"/}\n"
-                  "  sleep 300 &\n"
-                  "  echo $! >> \"$f\"\n"
-                  "  echo '{\"done\": true}'\n"
+                  "  local m=${1//\\\"/}\n"
+                  "  sleep \"$m\" &\n"
+                  "  until grep -qa -- \"$m\" /proc/$!/cmdline; do :; done\n"
+                  "  echo '{\"done\": true, \"started\": true}'\n"
                   "}\n");
 
   start = g_get_monotonic_time ();
-  output = run (fixture, input, &error);
+  output = run_watching (fixture, marker, &max_seen, &error);
   elapsed = g_get_monotonic_time () - start;
 
   g_assert_no_error (error);
-  g_assert_true (json_object_get_boolean_member (json_node_get_object (output), "done"));
+  object = json_node_get_object (output);
+  g_assert_true (json_object_get_boolean_member (object, "done"));
+  g_assert_true (json_object_get_boolean_member (object, "started"));
   g_assert_cmpint (elapsed, <, 5 * G_USEC_PER_SEC);
 
-  pids = read_pids (pidfile);
-  g_assert_cmpuint (pids->len, ==, 1);
-  assert_all_dead (pids);
+  nix_exec_test_assert_no_process (marker);
 }
 
-static gboolean
-cancel_when_file_exists (gpointer user_data)
+typedef struct
 {
-  gpointer *args = user_data;
+  const char   *marker;
+  guint         wanted;
+  GCancellable *cancellable;
+} CancelWhen;
 
-  if (!g_file_test (args[0], G_FILE_TEST_EXISTS))
+static gboolean
+cancel_when_running (gpointer user_data)
+{
+  CancelWhen *when = user_data;
+
+  if (nix_exec_test_count_processes (when->marker) < when->wanted)
     return G_SOURCE_CONTINUE;
-  g_cancellable_cancel (args[1]);
+  g_cancellable_cancel (when->cancellable);
   return G_SOURCE_REMOVE;
 }
 
@@ -202,29 +221,27 @@ static void
 test_cancel_mid_run (Fixture       *fixture,
                      gconstpointer  user_data)
 {
-  g_autofree char *pidfile = g_build_filename (fixture->cache_dir, "pids", NULL);
-  g_autofree char *input_text = g_strdup_printf ("{\"pidfile\": \"%s\"}", pidfile);
+  g_autofree char *marker = nix_exec_test_new_marker ();
+  g_autofree char *input_text = g_strdup_printf ("{\"marker\": \"%s\"}", marker);
   g_autoptr(JsonNode) input = nix_exec_test_json (input_text);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(JsonNode) output = NULL;
-  g_autoptr(GArray) pids = NULL;
-  gpointer args[2] = { pidfile, cancellable };
+  CancelWhen when = { marker, 2, cancellable };
   gint64 cancelled_at;
 
+  /* The stage starts a child, then becomes `sleep MARKER` itself: cancel
+   * once both run. */
   start_executor (fixture, "python",
-                  "import os, subprocess, time\n"
+                  "import os, subprocess\n"
                   "def execute(input):\n"
-                  "    child = subprocess.Popen(['sleep', '300'])\n"
-                  "    with open(input['pidfile'] + '.tmp', 'w') as f:\n"
-                  "        f.write('%d\\n%d\\n' % (os.getpid(), child.pid))\n"
-                  "    os.rename(input['pidfile'] + '.tmp', input['pidfile'])\n"
-                  "    time.sleep(300)\n");
+                  "    subprocess.Popen(['sleep', input['marker']])\n"
+                  "    os.execvp('sleep', ['sleep', input['marker']])\n");
 
   nix_exec_executor_execute_async (fixture->executor, "stage", input, cancellable, on_done,
                                    &result);
-  g_timeout_add (20, cancel_when_file_exists, args);
+  g_timeout_add (10, cancel_when_running, &when);
   while (!g_cancellable_is_cancelled (cancellable))
     g_main_context_iteration (NULL, TRUE);
   cancelled_at = g_get_monotonic_time ();
@@ -236,9 +253,7 @@ test_cancel_mid_run (Fixture       *fixture,
   g_assert_null (output);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 
-  pids = read_pids (pidfile);
-  g_assert_cmpuint (pids->len, ==, 2);
-  assert_all_dead (pids);
+  nix_exec_test_assert_no_process (marker);
 }
 
 static gpointer
@@ -462,6 +477,10 @@ test_many_concurrent (Fixture       *fixture,
   nix_exec_config_set_timeout_secs (fixture->config, 120);
   start_executor (fixture, "python", "def execute(input):\n    return input * 2\n");
 
+  /* Measured as after the calls: once what the warmup left pending (the
+   * tasks of its last reads, holding their cancellables' fds) is done. */
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
   threads_before = count_threads ();
   fds_before = count_fds ();
 

@@ -66,6 +66,8 @@ fixture_set_up (Fixture       *fixture,
   fixture->cache_dir = nix_exec_test_make_tmpdir ("nixexec-workers");
   fixture->config = nix_exec_test_config_new (fixture->cache_dir);
   nix_exec_config_set_keep_alive_secs (fixture->config, 60);
+  /* Warm workers run unconfined only (see test_sandboxed). */
+  nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_NONE);
 }
 
 /* The live worker processes this test started: children whose command line
@@ -699,6 +701,30 @@ test_per_stage (Fixture       *fixture,
   g_assert_cmpint (count, ==, 1);
 }
 
+static void
+test_sandboxed (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  gint64 count = 0;
+
+  if (nix_exec_test_allow_no_sandbox ())
+    {
+      g_test_skip ("No usable bubblewrap on this host");
+      return;
+    }
+
+  /* With isolation active, keep-alive is not a way out of the sandbox:
+   * every call runs one-shot, confined. */
+  nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_AUTO);
+  start_executor (fixture);
+  g_assert_true (nix_exec_executor_get_isolation_active (fixture->executor));
+  for (guint i = 0; i < 3; i++)
+    {
+      call_pid (fixture, "python", "{}", &count);
+      g_assert_cmpint (count, ==, 1);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -723,6 +749,7 @@ main (int   argc,
   ADD ("many", test_many);
   ADD ("disabled", test_disabled);
   ADD ("per-stage", test_per_stage);
+  ADD ("sandboxed", test_sandboxed);
 
 #undef ADD
 

@@ -137,6 +137,7 @@ function makeConfig() {
     config.flake_ref = FLAKE;
     config.offline = true;
     config.nix_options = NIX_OPTIONS;
+    config.extra_ro_binds = ['/usr', '/bin', '/lib', '/lib64'];
     config.cache_dir = cacheDir;
     return config;
 }
@@ -182,15 +183,15 @@ test('effects: reference JSON form', () => {
 
     const effects = NixExec.EffectSet.new();
     effects.add(NixExec.EffectKind.NETWORK);
-    effects.add_fs_read('/data');
+    effects.add_fs_read('/usr/share');
     const text = effects.to_string();
-    assertEqual(text, '{"effects":[{"effect":"Network"},{"effect":"FsRead","path":"/data"}]}',
+    assertEqual(text, '{"effects":[{"effect":"Network"},{"effect":"FsRead","path":"/usr/share"}]}',
         'network + fs-read JSON');
     assert(effects.contains(NixExec.EffectKind.NETWORK), 'contains NETWORK');
     assert(effects.contains(NixExec.EffectKind.FS_READ), 'contains FS_READ');
     assert(!effects.contains(NixExec.EffectKind.PURE), 'does not contain PURE');
     assert(!effects.is_pure(), 'not pure');
-    assertDeepEqual(effects.get_read_paths(), ['/data'], 'read paths');
+    assertDeepEqual(effects.get_read_paths(), ['/usr/share'], 'read paths');
     assertDeepEqual(effects.get_write_paths(), [], 'write paths');
 
     const parsed = NixExec.EffectSet.new_from_string(text);
@@ -309,7 +310,7 @@ function makeStore() {
     const store = NixExec.MemoryStore.new();
     const effects = NixExec.EffectSet.new();
     effects.add(NixExec.EffectKind.NETWORK);
-    effects.add_fs_read('/data');
+    effects.add_fs_read('/usr/share');
     store.add(NixExec.Stage.new('py', PY_SUM, 'python', NixExec.EffectSet.new_pure()));
     store.add(NixExec.Stage.new('js', JS_SUM, 'javascript', effects));
     store.add(NixExec.Stage.new('sh', SH_WRAP, 'bash', null));
@@ -323,7 +324,7 @@ test('memory store: add, lookup, remove, GListModel', () => {
     assertEqual(store.get_item(0).id, 'py', 'first item');
     assertEqual(store.get_item_type(), NixExec.Stage.$gtype, 'item type');
     assertEqual(store.lookup('js').effects.to_string(),
-        '{"effects":[{"effect":"Network"},{"effect":"FsRead","path":"/data"}]}', 'js effects');
+        '{"effects":[{"effect":"Network"},{"effect":"FsRead","path":"/usr/share"}]}', 'js effects');
     assertEqual(store.lookup('missing'), null, 'lookup of a missing id');
 
     let changed = null;
@@ -356,7 +357,7 @@ test('executor: new(config) and register_with_effects', () => {
 
     const effects = NixExec.EffectSet.new();
     effects.add(NixExec.EffectKind.NETWORK);
-    effects.add_fs_read('/data');
+    effects.add_fs_read('/usr/share');
     assert(empty.register_with_effects('py', PY_SUM, 'python3', NixExec.EffectSet.new_pure()),
         'register python');
     assert(empty.register_with_effects('js', JS_SUM, 'js', effects), 'register javascript');

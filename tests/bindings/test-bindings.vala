@@ -15,7 +15,7 @@ const string PY_SLEEP = "import time\ndef execute(input):\n    time.sleep(60)\n 
 const string PY_RAISE = "def execute(input):\n    raise ValueError('bad value %s' % input)\n";
 const string JS_THROW = "function execute(input) {\n  throw new TypeError('nope ' + input);\n}\n";
 const string PY_FLOOD = "def execute(input):\n    return 'x' * 100000\n";
-const string NETWORK_FS_READ = "{\"effects\":[{\"effect\":\"Network\"},{\"effect\":\"FsRead\",\"path\":\"/data\"}]}";
+const string NETWORK_FS_READ = "{\"effects\":[{\"effect\":\"Network\"},{\"effect\":\"FsRead\",\"path\":\"/usr/share\"}]}";
 
 delegate void SyncCase () throws GLib.Error;
 
@@ -82,6 +82,7 @@ class BindingsTest : GLib.Object {
         config.flake_ref = flake;
         config.offline = true;
         config.nix_options = { "build-users-group=", "sandbox=false" };
+        config.extra_ro_binds = { "/usr", "/bin", "/lib", "/lib64" };
         config.cache_dir = cache_dir;
         return config;
     }
@@ -89,7 +90,7 @@ class BindingsTest : GLib.Object {
     private static NixExec.EffectSet network_fs_read () {
         var effects = new NixExec.EffectSet ();
         effects.add (NixExec.EffectKind.NETWORK);
-        effects.add_fs_read ("/data");
+        effects.add_fs_read ("/usr/share");
         return effects;
     }
 
@@ -145,7 +146,7 @@ class BindingsTest : GLib.Object {
         check (effects.contains (NixExec.EffectKind.FS_READ), "contains FS_READ");
         check (!effects.contains (NixExec.EffectKind.PURE), "does not contain PURE");
         check (!effects.is_pure (), "not pure");
-        check_strv (effects.get_read_paths (), { "/data" }, "read paths");
+        check_strv (effects.get_read_paths (), { "/usr/share" }, "read paths");
         check_strv (effects.get_write_paths (), {}, "write paths");
 
         var parsed = new NixExec.EffectSet.from_string (text);

@@ -189,7 +189,7 @@ PY_FLOOD = '''def execute(input):
     return 'x' * 100000
 '''
 
-NETWORK_FS_READ = '{"effects":[{"effect":"Network"},{"effect":"FsRead","path":"/data"}]}'
+NETWORK_FS_READ = '{"effects":[{"effect":"Network"},{"effect":"FsRead","path":"/usr/share"}]}'
 
 
 def make_config():
@@ -197,6 +197,7 @@ def make_config():
     config.props.flake_ref = FLAKE
     config.props.offline = True
     config.props.nix_options = NIX_OPTIONS
+    config.props.extra_ro_binds = ['/usr', '/bin', '/lib', '/lib64']
     config.props.cache_dir = CACHE_DIR
     return config
 
@@ -204,7 +205,7 @@ def make_config():
 def network_fs_read():
     effects = NixExec.EffectSet.new()
     effects.add(NixExec.EffectKind.NETWORK)
-    effects.add_fs_read('/data')
+    effects.add_fs_read('/usr/share')
     return effects
 
 
@@ -243,7 +244,7 @@ def _():
     check(effects.contains(NixExec.EffectKind.FS_READ), 'contains FS_READ')
     check(not effects.contains(NixExec.EffectKind.PURE), 'does not contain PURE')
     check(not effects.is_pure(), 'not pure')
-    check_equal(effects.get_read_paths(), ['/data'], 'read paths')
+    check_equal(effects.get_read_paths(), ['/usr/share'], 'read paths')
     check_equal(effects.get_write_paths(), [], 'write paths')
 
     parsed = NixExec.EffectSet.new_from_string(text)

@@ -24,11 +24,14 @@
     let
       system = "x86_64-linux";
 
+      # meta.mainProgram, as in nixpkgs, lets `nix run .#python3` find
+      # bin/python3 (the benchmark runs the reference strategy that way); it
+      # is not part of the derivation, so store paths do not change.
       wrap = name: bin: target: builtins.derivation {
         inherit name system;
         builder = "/bin/sh";
         args = [ "-c" "/bin/mkdir -p $out/bin && /bin/ln -s ${target} $out/bin/${bin}" ];
-      };
+      } // { meta.mainProgram = bin; };
 
       sitePackages = "lib/python3/site-packages";
 

@@ -25,6 +25,8 @@ cli_common_init (CliCommon *common)
 {
   memset (common, 0, sizeof *common);
   common->nix_options = g_ptr_array_new_with_free_func (g_free);
+  common->ro_binds = g_ptr_array_new_with_free_func (g_free);
+  common->isolation = -1;
 }
 
 void
@@ -32,6 +34,7 @@ cli_common_clear (CliCommon *common)
 {
   g_clear_pointer (&common->flake, g_free);
   g_clear_pointer (&common->nix_options, g_ptr_array_unref);
+  g_clear_pointer (&common->ro_binds, g_ptr_array_unref);
   g_clear_pointer (&common->nix_path, g_free);
   g_clear_pointer (&common->cache_dir, g_free);
 }
@@ -103,6 +106,45 @@ on_nix_option (const char  *option_name,
   return TRUE;
 }
 
+static gboolean
+on_isolate (const char  *option_name,
+            const char  *value,
+            gpointer     data,
+            GError     **error)
+{
+  CliCommon *common = data;
+
+  if (g_str_equal (value, "none"))
+    common->isolation = NIX_EXEC_ISOLATION_NONE;
+  else if (g_str_equal (value, "auto"))
+    common->isolation = NIX_EXEC_ISOLATION_AUTO;
+  else if (g_str_equal (value, "bwrap"))
+    common->isolation = NIX_EXEC_ISOLATION_BWRAP;
+  else
+    {
+      cli_usage_error (error, "--isolate takes auto, bwrap or none, not “%s”", value);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+on_ro_bind (const char  *option_name,
+            const char  *value,
+            gpointer     data,
+            GError     **error)
+{
+  CliCommon *common = data;
+
+  if (!g_path_is_absolute (value))
+    {
+      cli_usage_error (error, "--ro-bind “%s” is not an absolute path", value);
+      return FALSE;
+    }
+  g_ptr_array_add (common->ro_binds, g_strdup (value));
+  return TRUE;
+}
+
 GOptionGroup *
 cli_common_option_group (CliCommon *common)
 {
@@ -117,6 +159,13 @@ cli_common_option_group (CliCommon *common)
       "The nix binary to use (default: found like nix_exec_executor_find_nix)", "PATH" },
     { "cache-dir", 0, 0, G_OPTION_ARG_CALLBACK, on_string_option,
       "The cache directory (default: $XDG_CACHE_HOME/nixexec-glib)", "DIR" },
+    { "isolate", 0, 0, G_OPTION_ARG_CALLBACK, on_isolate,
+      "Confine stages in a bubblewrap sandbox: auto (the default: when it works here), "
+      "bwrap (always, or fail) or none", "auto|bwrap|none" },
+    { "require-isolation", 0, 0, G_OPTION_ARG_NONE, &common->require_isolation,
+      "With --isolate auto, fail instead of running stages unconfined", NULL },
+    { "ro-bind", 0, 0, G_OPTION_ARG_CALLBACK, on_ro_bind,
+      "Show sandboxed stages this host path, read-only (repeatable)", "PATH" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &common->json,
       "Print machine-readable JSON on stdout", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &common->quiet,
@@ -182,8 +231,11 @@ cli_common_make_config (CliCommon *common)
     "build-users-group=",
     "sandbox=false",
   };
+  static const char * const host_binds[] = { "/usr", "/bin", "/lib", "/lib64" };
   g_autoptr(GStrvBuilder) options = g_strv_builder_new ();
+  g_autoptr(GStrvBuilder) binds = g_strv_builder_new ();
   g_auto(GStrv) option_strv = NULL;
+  g_auto(GStrv) bind_strv = NULL;
   NixExecConfig *config = nix_exec_config_new ();
   const char *env_flake = g_getenv ("NIXEXEC_FLAKE");
 
@@ -197,7 +249,18 @@ cli_common_make_config (CliCommon *common)
       nix_exec_config_set_offline (config, TRUE);
       for (guint i = 0; i < G_N_ELEMENTS (offline_options); i++)
         g_strv_builder_add (options, offline_options[i]);
+      /* The bundled test flake's runtimes are the host's interpreters. */
+      for (guint i = 0; i < G_N_ELEMENTS (host_binds); i++)
+        g_strv_builder_add (binds, host_binds[i]);
     }
+  for (guint i = 0; i < common->ro_binds->len; i++)
+    g_strv_builder_add (binds, g_ptr_array_index (common->ro_binds, i));
+  bind_strv = g_strv_builder_end (binds);
+  nix_exec_config_set_extra_ro_binds (config, (const char * const *) bind_strv);
+  if (common->isolation >= 0)
+    nix_exec_config_set_isolation (config, common->isolation);
+  if (common->require_isolation)
+    nix_exec_config_set_require_isolation (config, TRUE);
   if (common->offline)
     nix_exec_config_set_offline (config, TRUE);
 
@@ -284,21 +347,11 @@ cli_exit_code_for_error (const GError *error)
         case NIX_EXEC_ERROR_INVALID_STORE:
           return CLI_EXIT_USAGE;
 
-        default:
-          {
-            const char *name = error_code_name (error);
+        case NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE:
+          return CLI_EXIT_ISOLATION;
 
-            /* ISOLATION: the isolation branch adds
-             * NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE. It is matched by name
-             * so that this builds on either side of that merge; once it is
-             * merged, replace this with
-             *   case NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE:
-             *     return CLI_EXIT_ISOLATION;
-             * above, and map any other new code here. */
-            if (g_strcmp0 (name, "NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE") == 0)
-              return CLI_EXIT_ISOLATION;
-            return CLI_EXIT_STAGE_FAILED;
-          }
+        default:
+          return CLI_EXIT_STAGE_FAILED;
         }
     }
 

@@ -41,6 +41,9 @@ typedef struct
   GPtrArray *nix_options;  /* char *, owned: NIXEXEC_OFFLINE's, then --nix-option's */
   char      *nix_path;     /* owned, nullable: --nix */
   char      *cache_dir;    /* owned, nullable: --cache-dir */
+  int        isolation;    /* -1: the default (AUTO); else a NixExecIsolation */
+  gboolean   require_isolation;
+  GPtrArray *ro_binds;     /* char *, owned: NIXEXEC_OFFLINE's, then --ro-bind's */
   gboolean   json;
   gboolean   quiet;
   gboolean   verbose;

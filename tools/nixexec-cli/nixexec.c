@@ -42,8 +42,10 @@ static const char main_description[] =
   "\n"
   "Environment:\n"
   "  NIXEXEC_FLAKE      the flake runtimes come from, when --flake is not given\n"
-  "  NIXEXEC_OFFLINE=1  run nix offline, with build-users-group= and sandbox=false:\n"
-  "                     the setting for root on a machine without a nix daemon\n"
+  "  NIXEXEC_OFFLINE=1  run nix offline, with build-users-group= and sandbox=false,\n"
+  "                     and show sandboxed stages /usr, /bin, /lib and /lib64: the\n"
+  "                     settings for the bundled runtime flake, as root on a\n"
+  "                     machine without network or nix daemon\n"
   "\n"
   "Exit status:\n"
   "    0  success\n"
@@ -118,14 +120,8 @@ runtime_options_clear (RuntimeOptions *options)
   g_clear_pointer (&options->lock_file, g_free);
 }
 
-/* ISOLATION: once the isolation branch is merged, this is where its
- * settings go, for run, warmup and lock alike: add to RuntimeOptions and to
- * the entries of command_run() and command_warmup()
- *   --isolation none|auto|bwrap  → nix_exec_config_set_isolation()
- *   --require-isolation          → nix_exec_config_set_require_isolation()
- *   --ro-bind PATH (repeatable)  → nix_exec_config_set_extra_ro_binds()
- * and map NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE to CLI_EXIT_ISOLATION in
- * cli_exit_code_for_error() (nixexec-cli-util.c). */
+/* The isolation settings (--isolate, --require-isolation, --ro-bind) are
+ * common options: see cli_common_make_config(). */
 static void
 apply_runtime_options (NixExecConfig  *config,
                        RuntimeOptions *options)
