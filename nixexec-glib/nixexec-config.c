@@ -503,9 +503,8 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * a cap or is cancelled is killed and replaced by a fresh one at the next
    * call, so its state never leaks into another call.
    *
-   * The default, 0, starts one process per call. Warm workers do not run
-   * in the sandbox: while isolation is active, this setting is ignored and
-   * every call runs one-shot, confined.
+   * The default, 0, starts one process per call. While isolation is
+   * active, a worker runs in the same sandbox as a one-shot call would.
    *
    * Since: 1.0
    */

@@ -20,9 +20,10 @@
  *     (nixexec-worker.c): `<interpreter> <script> --nixexec-worker`, serving
  *     one call at a time over frames. The pool (self->workers, under the
  *     lock) keys workers by interpreter and script path, which covers the
- *     code and the language. stage_argv() builds the command line of both
- *     paths. Warm workers run unconfined only: while isolation is active,
- *     every call runs one-shot, in its sandbox, whatever keep-alive says. A worker is
+ *     code and the language, and the effects when sandboxed. One function,
+ *     stage_command(), builds the command of both paths, so a worker runs
+ *     in the same bwrap sandbox as a one-shot call would (see
+ *     nixexec-worker.c for how it is killed). A worker is
  *     reused only from the main context that spawned it, since its I/O
  *     lives there; the sync entry points therefore use one persistent
  *     private context per thread when workers are on. Idle workers are
@@ -1074,9 +1075,12 @@ execute_data_free (ExecuteData *data)
 /* Warm workers                                                             */
 /* ------------------------------------------------------------------------ */
 
-static GStrv stage_argv (NixExecExecutor *self,
-                        ExecuteData     *data,
-                        gboolean         worker);
+static gboolean stage_command (NixExecExecutor  *self,
+                               ExecuteData      *data,
+                               gboolean          worker,
+                               GStrv            *out_argv,
+                               GBytes          **out_options,
+                               GError          **error);
 
 /* One warm worker in the pool. Entries are only touched under self->lock. */
 typedef struct
@@ -1105,12 +1109,18 @@ worker_entry_free (WorkerEntry *entry)
 }
 
 /* What a worker can be reused for: the same wrapped script (so the same
- * code and language) on the same interpreter. Once the sandbox exists, its
- * settings (the stage's effects) belong here too. */
+ * code and language) on the same interpreter, and when it is sandboxed, the
+ * same effects, from which its sandbox is derived. */
 static char *
-worker_key (ExecuteData *data)
+worker_key (NixExecExecutor *self,
+            ExecuteData     *data)
 {
-  return g_strconcat (data->runtime->interpreter, "\n", data->script_path, NULL);
+  g_autofree char *effects = NULL;
+
+  if (self->isolation_active)
+    effects = nix_exec_effect_set_to_string (nix_exec_stage_get_effects (data->stage));
+  return g_strconcat (data->runtime->interpreter, "\n", data->script_path, "\n",
+                      effects != NULL ? effects : "", NULL);
 }
 
 /* Kills and forgets entry @i; called with the lock held. */
@@ -1177,9 +1187,10 @@ pool_acquire (NixExecExecutor  *self,
               GMainContext     *context,
               GError          **error)
 {
-  g_autofree char *key = worker_key (data);
+  g_autofree char *key = worker_key (self, data);
   guint max_workers = nix_exec_config_get_max_workers (self->config);
   g_auto(GStrv) argv = NULL;
+  g_autoptr(GBytes) options = NULL;
   NixExecWorker *worker = NULL;
   WorkerEntry *entry;
   guint lru = G_MAXUINT;
@@ -1222,8 +1233,14 @@ pool_acquire (NixExecExecutor  *self,
       pool_remove_locked (self, lru);
     }
 
-  argv = stage_argv (self, data, TRUE);
-  worker = nix_exec_worker_spawn ((const char * const *) argv, error);
+  if (stage_command (self, data, TRUE, &argv, &options, error))
+    {
+      const char * const no_environ[] = { NULL };
+
+      /* Sandboxed, bwrap starts with an empty environment, as one-shot. */
+      worker = nix_exec_worker_spawn ((const char * const *) argv,
+                                      data->sandboxed ? no_environ : NULL, options, error);
+    }
   if (worker != NULL)
     {
       entry = g_new0 (WorkerEntry, 1);
@@ -1685,20 +1702,58 @@ on_worker_call_done (GObject      *object,
   stage_done (task, child, error);
 }
 
-/* The command line of a stage's process: the one place it is built, for
- * one-shot runs and warm workers alike. */
-static GStrv
-stage_argv (NixExecExecutor *self,
-            ExecuteData     *data,
-            gboolean         worker)
+/* The command of a stage's process: the one place it is built, for one-shot
+ * runs and warm workers alike. Unconfined, `<interpreter> <script>`; with
+ * isolation active, bwrap, with *out_options for its fd 3 and an empty
+ * environment. A warm worker gets one more argument. */
+static gboolean
+stage_command (NixExecExecutor  *self,
+               ExecuteData      *data,
+               gboolean          worker,
+               GStrv            *out_argv,
+               GBytes          **out_options,
+               GError          **error)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto(GStrv) argv = NULL;
+  g_autoptr(GBytes) options = NULL;
 
-  g_strv_builder_add (builder, data->runtime->interpreter);
-  g_strv_builder_add (builder, data->script_path);
+  if (self->isolation_active)
+    {
+      NixExecSandboxPlan plan = { NULL, };
+      g_auto(GStrv) host_environ = g_get_environ ();
+
+      plan.bwrap_path = self->bwrap_path;
+      plan.disable_userns = self->bwrap_disable_userns;
+      plan.effects = nix_exec_stage_get_effects (data->stage);
+      plan.runtime_path = data->runtime->store_path;
+      plan.interpreter = nix_exec_language_interpreter (data->language);
+      plan.script_path = data->script_path;
+      plan.script_extension = nix_exec_language_file_extension (data->language);
+      plan.extra_ro_binds = nix_exec_config_get_extra_ro_binds (self->config);
+      plan.cache_dir = nix_exec_config_get_cache_dir (self->config);
+      plan.host_environ = (const char * const *) host_environ;
+
+      if (!nix_exec_sandbox_build_command (&plan, &argv, &options, error))
+        {
+          g_prefix_error (error, "Stage “%s”: ", nix_exec_stage_get_id (data->stage));
+          return FALSE;
+        }
+      data->sandboxed = TRUE;
+      /* The command ends with `-- <interpreter> <script>`. */
+      g_strv_builder_addv (builder, (const char **) argv);
+    }
+  else
+    {
+      g_strv_builder_add (builder, data->runtime->interpreter);
+      g_strv_builder_add (builder, data->script_path);
+    }
+
   if (worker)
     g_strv_builder_add (builder, NIX_EXEC_WORKER_ARG);
-  return g_strv_builder_end (builder);
+  *out_argv = g_strv_builder_end (builder);
+  *out_options = g_steal_pointer (&options);
+  return TRUE;
 }
 
 static void
@@ -1709,17 +1764,26 @@ run_stage (GTask *task)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) argv = NULL;
   g_autoptr(GBytes) bwrap_options = NULL;
-  g_auto(GStrv) host_environ = NULL;
   const char * const no_environ[] = { NULL };
   guint timeout_secs, timeout_ms, keep_alive_secs;
+
+  /* bwrap would report a vanished runtime as the stage's failure; find it
+   * here, as a spawn failure does unconfined, to resolve it again. */
+  if (self->isolation_active && !g_file_test (data->runtime->interpreter, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
+      g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
+                               "Could not start stage “%s”: %s is missing",
+                               nix_exec_stage_get_id (data->stage),
+                               data->runtime->interpreter);
+      return;
+    }
 
   timeout_secs = nix_exec_config_get_timeout_secs (self->config);
   timeout_ms = timeout_secs > G_MAXUINT / 1000 ? G_MAXUINT : timeout_secs * 1000;
 
-  /* Warm workers do not run in the sandbox (yet): with isolation active,
-   * every call runs one-shot and confined, never in an unconfined worker. */
   keep_alive_secs = stage_keep_alive_secs (self, data->stage);
-  if (keep_alive_secs > 0 && !self->isolation_active)
+  if (keep_alive_secs > 0)
     {
       GMainContext *context = g_task_get_context (task);
 
@@ -1746,45 +1810,10 @@ run_stage (GTask *task)
       /* Every worker is busy and the pool is full: run this call alone. */
     }
 
-  if (self->isolation_active)
+  if (!stage_command (self, data, FALSE, &argv, &bwrap_options, &error))
     {
-      NixExecSandboxPlan plan = { NULL, };
-
-      /* bwrap would report a vanished runtime as the stage's failure; find
-       * it here, as a spawn failure does unconfined, to resolve it again. */
-      if (!g_file_test (data->runtime->interpreter, G_FILE_TEST_IS_EXECUTABLE))
-        {
-          nix_exec_runtimes_forget (self->runtimes, data->runtime->key);
-          g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
-                                   "Could not start stage “%s”: %s is missing",
-                                   nix_exec_stage_get_id (data->stage),
-                                   data->runtime->interpreter);
-          return;
-        }
-
-      host_environ = g_get_environ ();
-      plan.bwrap_path = self->bwrap_path;
-      plan.disable_userns = self->bwrap_disable_userns;
-      plan.effects = nix_exec_stage_get_effects (data->stage);
-      plan.runtime_path = data->runtime->store_path;
-      plan.interpreter = nix_exec_language_interpreter (data->language);
-      plan.script_path = data->script_path;
-      plan.script_extension = nix_exec_language_file_extension (data->language);
-      plan.extra_ro_binds = nix_exec_config_get_extra_ro_binds (self->config);
-      plan.cache_dir = nix_exec_config_get_cache_dir (self->config);
-      plan.host_environ = (const char * const *) host_environ;
-
-      if (!nix_exec_sandbox_build_command (&plan, &argv, &bwrap_options, &error))
-        {
-          g_prefix_error (&error, "Stage “%s”: ", nix_exec_stage_get_id (data->stage));
-          g_task_return_error (task, g_steal_pointer (&error));
-          return;
-        }
-      data->sandboxed = TRUE;
-    }
-  else
-    {
-      argv = stage_argv (self, data, FALSE);
+      g_task_return_error (task, g_steal_pointer (&error));
+      return;
     }
 
   /* Sandboxed, bwrap starts with an empty environment: the stage's is

@@ -21,7 +21,12 @@ G_BEGIN_DECLS
 
 typedef struct _NixExecWorker NixExecWorker;
 
+/* @envp: NULL to inherit ours. @fd3_data: when not NULL, the command is
+ * bwrap (nixexec-sandbox.c): fd 3 is a file holding these bytes (its
+ * options) and NIX_EXEC_CHILD_INFO_FD is /dev/null. */
 NixExecWorker      *nix_exec_worker_spawn       (const char * const  *argv,
+                                                 const char * const  *envp,
+                                                 GBytes              *fd3_data,
                                                  GError             **error);
 NixExecWorker      *nix_exec_worker_ref         (NixExecWorker       *worker);
 void                nix_exec_worker_unref       (NixExecWorker       *worker);

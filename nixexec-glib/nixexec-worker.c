@@ -40,6 +40,16 @@
  *    context (GIO async calls pick up whatever context is thread-default at
  *    each call), and lets stderr be drained synchronously when a response
  *    arrives, which an outstanding async read would forbid.
+ *  - Sandboxed (isolation active), the command is the same bwrap one as a
+ *    one-shot call's, with the worker argument at the end. bwrap puts the
+ *    stage in a pid namespace and a session of its own, out of reach of
+ *    the group kill; but bwrap's outer process, our child, is in the
+ *    group and lives as long as the stage, and its --die-with-parent
+ *    kills the namespace's init, hence the whole namespace, when it dies.
+ *    So killing the group kills the sandbox too, without bwrap's info fd
+ *    (which goes to /dev/null). Unlike a one-shot run, the end of a call is
+ *    not made to wait until the namespace is gone: a killed worker is never
+ *    called again, and the next call gets a new worker and namespace.
  *  - On reap, the rest of the process group is killed, both pipes are read
  *    to what is buffered, every descriptor is closed and every source
  *    destroyed: the sources hold references to the worker, and this is what
@@ -49,8 +59,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -487,18 +499,84 @@ attach_fd_source (NixExecWorker   *worker,
   return source;
 }
 
+/* A file holding @data, read from its start. */
+static int
+data_memfd_new (GBytes  *data,
+                GError **error)
+{
+  gsize length;
+  const guint8 *bytes = g_bytes_get_data (data, &length);
+  int fd = memfd_create ("nixexec-worker-options", MFD_CLOEXEC);
+
+  if (fd < 0)
+    goto fail;
+  while (length > 0)
+    {
+      ssize_t written = write (fd, bytes, length);
+
+      if (written < 0 && errno == EINTR)
+        continue;
+      if (written < 0)
+        goto fail;
+      bytes += written;
+      length -= written;
+    }
+  if (lseek (fd, 0, SEEK_SET) < 0)
+    goto fail;
+  return fd;
+
+fail:
+  {
+    int saved_errno = errno;
+
+    if (fd >= 0)
+      close (fd);
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 "Could not pass the sandbox options to a worker: %s", g_strerror (saved_errno));
+    return -1;
+  }
+}
+
 NixExecWorker *
 nix_exec_worker_spawn (const char * const  *argv,
+                       const char * const  *envp,
+                       GBytes              *fd3_data,
                        GError             **error)
 {
   g_autoptr(NixExecWorker) worker = NULL;
   int sv[2];
+  int source_fds[2] = { -1, -1 };
+  int target_fds[2] = { 3, NIX_EXEC_CHILD_INFO_FD };
+  gsize n_fds = 0;
+  gboolean spawned;
 
   g_return_val_if_fail (argv != NULL && argv[0] != NULL, NULL);
+
+  if (fd3_data != NULL)
+    {
+      /* bwrap's options on fd 3; its --info-fd goes to /dev/null: a worker
+       * is killed through bwrap itself, whose --die-with-parent takes the
+       * namespace with it (see the top of this file). */
+      source_fds[0] = data_memfd_new (fd3_data, error);
+      if (source_fds[0] < 0)
+        return NULL;
+      source_fds[1] = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (source_fds[1] < 0)
+        {
+          int saved_errno = errno;
+          close (source_fds[0]);
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                       "Could not open /dev/null: %s", g_strerror (saved_errno));
+          return NULL;
+        }
+      n_fds = 2;
+    }
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
     {
       int saved_errno = errno;
+      for (gsize i = 0; i < n_fds; i++)
+        close (source_fds[i]);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    "Could not create the input channel of a worker: %s",
                    g_strerror (saved_errno));
@@ -514,13 +592,18 @@ nix_exec_worker_spawn (const char * const  *argv,
   worker->out = g_byte_array_new ();
   worker->err = g_byte_array_new ();
 
-  if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL,
-                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                         G_SPAWN_CLOEXEC_PIPES,
-                                         nix_exec_child_setup, GINT_TO_POINTER (getpid ()),
-                                         sv[1], -1, -1, NULL, NULL, 0,
-                                         &worker->pid, NULL, &worker->out_fd, &worker->err_fd,
-                                         error))
+  spawned = g_spawn_async_with_pipes_and_fds (NULL, argv, envp,
+                                               G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                               G_SPAWN_CLOEXEC_PIPES,
+                                               nix_exec_child_setup, GINT_TO_POINTER (getpid ()),
+                                               sv[1], -1, -1,
+                                               n_fds > 0 ? source_fds : NULL,
+                                               n_fds > 0 ? target_fds : NULL, n_fds,
+                                               &worker->pid, NULL, &worker->out_fd,
+                                               &worker->err_fd, error);
+  for (gsize i = 0; i < n_fds; i++)
+    close (source_fds[i]);
+  if (!spawned)
     {
       close (sv[1]);
       g_atomic_int_set (&worker->dead, TRUE);

@@ -66,7 +66,8 @@ fixture_set_up (Fixture       *fixture,
   fixture->cache_dir = nix_exec_test_make_tmpdir ("nixexec-workers");
   fixture->config = nix_exec_test_config_new (fixture->cache_dir);
   nix_exec_config_set_keep_alive_secs (fixture->config, 60);
-  /* Warm workers run unconfined only (see test_sandboxed). */
+  /* Unconfined, so that the pids the stages report are ours to check;
+   * test_sandboxed runs workers in the sandbox. */
   nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_NONE);
 }
 
@@ -705,6 +706,8 @@ static void
 test_sandboxed (Fixture       *fixture,
                 gconstpointer  user_data)
 {
+  g_autoptr(GError) error = NULL;
+  g_autoptr(NixExecResult) result = NULL;
   gint64 count = 0;
 
   if (nix_exec_test_allow_no_sandbox ())
@@ -713,16 +716,38 @@ test_sandboxed (Fixture       *fixture,
       return;
     }
 
-  /* With isolation active, keep-alive is not a way out of the sandbox:
-   * every call runs one-shot, confined. */
+  /* Workers run in the same sandbox as one-shot calls, and keep the same
+   * promises there. */
   nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_AUTO);
+  nix_exec_config_set_timeout_secs (fixture->config, 2);
   start_executor (fixture);
   g_assert_true (nix_exec_executor_get_isolation_active (fixture->executor));
-  for (guint i = 0; i < 3; i++)
+  for (guint i = 1; i <= 5; i++)
     {
       call_pid (fixture, "python", "{}", &count);
-      g_assert_cmpint (count, ==, 1);
+      g_assert_cmpint (count, ==, i);
     }
+  {
+    g_autoptr(GArray) pids = worker_pids ();
+    g_assert_cmpuint (pids->len, ==, 1);
+  }
+
+  result = call_full (fixture, "python", "{\"action\": \"crash\"}", NULL, &error);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED);
+  g_clear_error (&error);
+  call_pid (fixture, "python", "{}", &count);
+  g_assert_cmpint (count, ==, 1);
+
+  result = call_full (fixture, "python", "{\"action\": \"sleep\", \"secs\": 30}", NULL, &error);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  call_pid (fixture, "python", "{}", &count);
+  g_assert_cmpint (count, ==, 1);
+
+  call_pid (fixture, "javascript", "{}", &count);
+  call_pid (fixture, "javascript", "{}", &count);
+  g_assert_cmpint (count, ==, 2);
+  call_pid (fixture, "bash", "{}", NULL);
 }
 
 int
