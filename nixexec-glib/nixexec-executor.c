@@ -2127,6 +2127,31 @@ on_sync_done (GObject      *object,
   *out = g_object_ref (result);
 }
 
+/* The blocking calls: the one async implementation, run to its end on a
+ * private main context. @source_tag says which finish function applies. */
+static GAsyncResult *
+execute_blocking (NixExecExecutor *self,
+                  const char      *stage_id,
+                  JsonNode        *input,
+                  GCancellable    *cancellable,
+                  gpointer         source_tag)
+{
+  g_autoptr(GMainContext) context = sync_context_get (self, stage_id);
+  GAsyncResult *result = NULL;
+  GTask *task;
+
+  g_main_context_push_thread_default (context);
+  task = g_task_new (self, cancellable, on_sync_done, &result);
+  g_task_set_source_tag (task, source_tag);
+  g_task_set_name (task, "[nixexec] execute (blocking)");
+  execute_start (self, stage_id, input, TRUE, task);
+  while (result == NULL)
+    g_main_context_iteration (context, TRUE);
+  g_main_context_pop_thread_default (context);
+
+  return result;
+}
+
 /**
  * nix_exec_executor_execute:
  * @self: a #NixExecExecutor
@@ -2156,26 +2181,15 @@ nix_exec_executor_execute (NixExecExecutor  *self,
                            GCancellable     *cancellable,
                            GError          **error)
 {
-  g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
-  GTask *task;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (stage_id != NULL, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* One implementation: the async path, on a private context. */
-  context = sync_context_get (self, stage_id);
-  g_main_context_push_thread_default (context);
-  task = g_task_new (self, cancellable, on_sync_done, &result);
-  g_task_set_source_tag (task, nix_exec_executor_execute_async);
-  g_task_set_name (task, "[nixexec] execute (blocking)");
-  execute_start (self, stage_id, input, TRUE, task);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  g_main_context_pop_thread_default (context);
-
+  result = execute_blocking (self, stage_id, input, cancellable,
+                             nix_exec_executor_execute_async);
   return nix_exec_executor_execute_finish (self, result, error);
 }
 
@@ -2202,25 +2216,15 @@ nix_exec_executor_execute_full (NixExecExecutor  *self,
                                 GCancellable     *cancellable,
                                 GError          **error)
 {
-  g_autoptr(GMainContext) context = NULL;
   g_autoptr(GAsyncResult) result = NULL;
-  GTask *task;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
   g_return_val_if_fail (stage_id != NULL, NULL);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  context = sync_context_get (self, stage_id);
-  g_main_context_push_thread_default (context);
-  task = g_task_new (self, cancellable, on_sync_done, &result);
-  g_task_set_source_tag (task, nix_exec_executor_execute_full_async);
-  g_task_set_name (task, "[nixexec] execute full (blocking)");
-  execute_start (self, stage_id, input, TRUE, task);
-  while (result == NULL)
-    g_main_context_iteration (context, TRUE);
-  g_main_context_pop_thread_default (context);
-
+  result = execute_blocking (self, stage_id, input, cancellable,
+                             nix_exec_executor_execute_full_async);
   return nix_exec_executor_execute_full_finish (self, result, error);
 }
 
