@@ -94,9 +94,9 @@
  * What Python and JavaScript stages print goes to stderr, so it cannot
  * corrupt the result: in Python everything written to file descriptor 1,
  * by the stage, by C code or by child processes; in JavaScript what goes
- * through `console` and `process.stdout` (a direct `fs.writeSync(1, …)`, or
- * a child process started with `stdio: 'inherit'`, still reaches the
- * result channel).
+ * through `console`, `process.stdout` and `fs.write`/`fs.writeSync` on
+ * descriptor 1 (a child process started with `stdio: 'inherit'` still
+ * reaches the result channel).
  *
  * ## Process control and cancellation
  *

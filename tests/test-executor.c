@@ -201,6 +201,7 @@ test_printing_goes_to_logs (Fixture       *fixture,
                   "  console.log('not the result', input);\n"
                   "  console.info('info too');\n"
                   "  process.stdout.write('{\"fake\": 1}\\n');\n"
+                  "  require('fs').writeSync(1, 'a logger writing to fd 1\\n');\n"
                   "  return { ok: true };\n"
                   "}\n");
 

@@ -37,10 +37,27 @@
   // the stage writes there goes to stderr instead. Node writes to pipes and
   // files synchronously on Linux, so the two streams keep their order.
   const stdout = process.stdout;
-  const writeResult = stdout.write.bind(stdout);
+  const writeStdout = stdout.write.bind(stdout);
+  let writingResult = false;
+  const writeResult = (...args) => {
+    writingResult = true;
+    try {
+      return writeStdout(...args);
+    } finally {
+      writingResult = false;
+    }
+  };
   stdout.write = function write(chunk, encoding, callback) {
     return process.stderr.write(chunk, encoding, callback);
   };
+  // Loggers that bypass process.stdout write to descriptor 1 directly: send
+  // those to stderr too (a stdout that is a file writes through here).
+  for (const name of ['writeSync', 'write']) {
+    const original = fs[name];
+    fs[name] = function redirected(fd, ...rest) {
+      return original.call(this, fd === 1 && !writingResult ? 2 : fd, ...rest);
+    };
+  }
 
   const workerMode = process.argv[2] === '--nixexec-worker';
   // In worker mode: no call is in flight between calls, and each call has a
