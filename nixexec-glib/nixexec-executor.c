@@ -931,6 +931,19 @@ on_warmup_resolved (GObject      *object,
     g_task_return_boolean (task, TRUE);
 }
 
+typedef struct
+{
+  NixExecLanguage  language;
+  GStrv            packages;  /* owned; NULL but for Python */
+} NeededRuntime;
+
+static void
+needed_runtime_free (NeededRuntime *runtime)
+{
+  g_strfreev (runtime->packages);
+  g_free (runtime);
+}
+
 /**
  * nix_exec_executor_warmup_async:
  * @self: a #NixExecExecutor
@@ -955,12 +968,12 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
                                 gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  /* runtime key → stage needing it; each distinct runtime is resolved once */
+  /* runtime key → what resolves it; each distinct runtime is resolved once */
   g_autoptr(GHashTable) needed = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                         g_free, g_object_unref);
+                                                         g_free, (GDestroyNotify) needed_runtime_free);
   WarmupData *data;
   GHashTableIter iter;
-  gpointer key, value;
+  gpointer value;
 
   g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -974,6 +987,7 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   while (g_hash_table_iter_next (&iter, NULL, &value))
     {
       NixExecLanguage language;
+      NeededRuntime *runtime;
       g_auto(GStrv) packages = NULL;
 
       if (!nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
@@ -983,9 +997,13 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
       if (language == NIX_EXEC_LANGUAGE_PYTHON &&
           (packages = stage_python_packages (value, NULL)) == NULL)
         continue;
+      runtime = g_new0 (NeededRuntime, 1);
+      runtime->language = language;
+      runtime->packages = g_steal_pointer (&packages);
       g_hash_table_replace (needed,
-                            nix_exec_runtimes_key (language, (const char * const *) packages),
-                            g_object_ref (value));
+                            nix_exec_runtimes_key (language,
+                                                   (const char * const *) runtime->packages),
+                            runtime);
     }
   g_mutex_unlock (&self->lock);
 
@@ -1001,15 +1019,12 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
     }
 
   g_hash_table_iter_init (&iter, needed);
-  while (g_hash_table_iter_next (&iter, &key, &value))
+  while (g_hash_table_iter_next (&iter, NULL, &value))
     {
-      NixExecLanguage language;
-      g_auto(GStrv) packages = NULL;
+      NeededRuntime *runtime = value;
 
-      nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL);
-      if (language == NIX_EXEC_LANGUAGE_PYTHON)
-        packages = stage_python_packages (value, NULL);
-      nix_exec_runtimes_resolve_async (self->runtimes, language, (const char * const *) packages,
+      nix_exec_runtimes_resolve_async (self->runtimes, runtime->language,
+                                       (const char * const *) runtime->packages,
                                        cancellable, on_warmup_resolved, g_object_ref (task));
     }
 }

@@ -24,6 +24,5 @@ void          nix_exec_slots_acquire_async  (NixExecSlots        *slots,
 gboolean      nix_exec_slots_acquire_finish (GAsyncResult        *result,
                                              GError             **error);
 void          nix_exec_slots_release        (NixExecSlots        *slots);
-guint         nix_exec_slots_get_waiting    (NixExecSlots        *slots);
 
 G_END_DECLS

@@ -174,14 +174,3 @@ nix_exec_slots_release (NixExecSlots *slots)
       g_object_unref (next);
     }
 }
-
-guint
-nix_exec_slots_get_waiting (NixExecSlots *slots)
-{
-  guint waiting;
-
-  g_mutex_lock (&slots->lock);
-  waiting = g_queue_get_length (&slots->waiters);
-  g_mutex_unlock (&slots->lock);
-  return waiting;
-}
