@@ -159,6 +159,7 @@ struct _NixExecExecutor
   char          *nix_path; /* owned */
   /* Set once by init, then immutable. */
   gboolean       isolation_active;
+  char          *isolation_reason; /* owned; why not, NULL while active */
   char          *bwrap_path;  /* owned; NULL unless isolation is active */
   gboolean       bwrap_disable_userns;
 
@@ -175,6 +176,7 @@ enum {
   PROP_CONFIG,
   PROP_NIX_PATH,
   PROP_ISOLATION_ACTIVE,
+  PROP_ISOLATION_REASON,
   N_PROPS
 };
 
@@ -232,7 +234,10 @@ init_isolation (NixExecExecutor  *self,
   g_autoptr(GError) probe_error = NULL;
 
   if (isolation == NIX_EXEC_ISOLATION_NONE)
-    return TRUE;
+    {
+      self->isolation_reason = g_strdup ("isolation is NONE in the configuration");
+      return TRUE;
+    }
 
   /* Checked whether or not bwrap works here, so that a config is refused
    * on every host or on none. */
@@ -254,6 +259,7 @@ init_isolation (NixExecExecutor  *self,
       return TRUE;
     }
 
+  self->isolation_reason = g_strdup (probe_error->message);
   if (isolation == NIX_EXEC_ISOLATION_BWRAP ||
       nix_exec_config_get_require_isolation (self->config))
     {
@@ -368,6 +374,7 @@ nix_exec_executor_finalize (GObject *object)
   g_clear_pointer (&self->workers, g_ptr_array_unref);
   g_free (self->nix_path);
   g_free (self->bwrap_path);
+  g_free (self->isolation_reason);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (nix_exec_executor_parent_class)->finalize (object);
@@ -393,6 +400,10 @@ nix_exec_executor_get_property (GObject    *object,
 
     case PROP_ISOLATION_ACTIVE:
       g_value_set_boolean (value, self->isolation_active);
+      break;
+
+    case PROP_ISOLATION_REASON:
+      g_value_set_string (value, self->isolation_reason);
       break;
 
     default:
@@ -478,6 +489,21 @@ nix_exec_executor_class_init (NixExecExecutorClass *klass)
     g_param_spec_boolean ("isolation-active", NULL, NULL,
                           FALSE,
                           (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
+
+  /**
+   * NixExecExecutor:isolation-reason:
+   *
+   * Why the executor's stages run unconfined, as a sentence for a person
+   * (the bubblewrap probe's failure, say); %NULL while
+   * [property@NixExec.Executor:isolation-active] is %TRUE. Decided when the
+   * executor is built, with isolation-active.
+   *
+   * Since: 1.0
+   */
+  properties[PROP_ISOLATION_REASON] =
+    g_param_spec_string ("isolation-reason", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
@@ -648,6 +674,25 @@ nix_exec_executor_get_isolation_active (NixExecExecutor *self)
 }
 
 /**
+ * nix_exec_executor_get_isolation_reason:
+ * @self: a #NixExecExecutor
+ *
+ * Gets [property@NixExec.Executor:isolation-reason].
+ *
+ * Returns: (nullable): why stages run unconfined, or %NULL when they run in
+ *   a sandbox
+ *
+ * Since: 1.0
+ */
+const char *
+nix_exec_executor_get_isolation_reason (NixExecExecutor *self)
+{
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
+
+  return self->isolation_reason;
+}
+
+/**
  * nix_exec_executor_config_snapshot:
  * @self: a #NixExecExecutor
  *
@@ -719,6 +764,68 @@ is_blank (const char *text)
 }
 
 /**
+ * nix_exec_executor_add_stage:
+ * @self: a #NixExecExecutor
+ * @stage: the stage
+ * @error: return location for a #GError
+ *
+ * Registers @stage under its id, replacing any stage registered under that
+ * id. The executor keeps a reference to @stage; its code, language and
+ * effects cannot change, and its
+ * [property@NixExec.Stage:keep-alive-secs] is read at each call.
+ *
+ * Returns: %TRUE on success; %FALSE with %NIX_EXEC_ERROR_INVALID_STAGE when
+ *   the id or the code is empty or not UTF-8, or the language is not
+ *   supported
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_executor_add_stage (NixExecExecutor  *self,
+                             NixExecStage     *stage,
+                             GError          **error)
+{
+  const char *stage_id, *code;
+
+  g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
+  g_return_val_if_fail (NIX_EXEC_IS_STAGE (stage), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  stage_id = nix_exec_stage_get_id (stage);
+  code = nix_exec_stage_get_code (stage);
+
+  if (stage_id == NULL || *stage_id == '\0')
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage id must not be empty");
+      return FALSE;
+    }
+
+  if (!g_utf8_validate (stage_id, -1, NULL) || code == NULL || !g_utf8_validate (code, -1, NULL))
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage's id and code must be valid UTF-8");
+      return FALSE;
+    }
+
+  if (!nix_exec_language_from_tag (nix_exec_stage_get_language (stage), NULL, error))
+    return FALSE;
+
+  if (is_blank (code))
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                   "Stage “%s” has no code: it must define execute(input)", stage_id);
+      return FALSE;
+    }
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_replace (self->stages, g_strdup (stage_id), g_object_ref (stage));
+  g_mutex_unlock (&self->lock);
+
+  return TRUE;
+}
+
+/**
  * nix_exec_executor_register_with_effects:
  * @self: a #NixExecExecutor
  * @stage_id: the id to run the stage by
@@ -729,7 +836,9 @@ is_blank (const char *text)
  *   unknown effects
  * @error: return location for a #GError
  *
- * Registers a stage, replacing any stage registered under @stage_id.
+ * Registers a stage, replacing any stage registered under @stage_id: a
+ * shorthand for [method@NixExec.Executor.add_stage] with a new
+ * [class@NixExec.Stage].
  *
  * Returns: %TRUE on success; %FALSE with %NIX_EXEC_ERROR_INVALID_STAGE when
  *   the id or the code is empty or the language is not supported
@@ -745,7 +854,6 @@ nix_exec_executor_register_with_effects (NixExecExecutor   *self,
                                          GError           **error)
 {
   g_autoptr(NixExecStage) stage = NULL;
-  NixExecLanguage parsed;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
   g_return_val_if_fail (stage_id != NULL, FALSE);
@@ -754,37 +862,8 @@ nix_exec_executor_register_with_effects (NixExecExecutor   *self,
   g_return_val_if_fail (effects == NULL || NIX_EXEC_IS_EFFECT_SET (effects), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (*stage_id == '\0')
-    {
-      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                           "A stage id must not be empty");
-      return FALSE;
-    }
-
-  if (!g_utf8_validate (stage_id, -1, NULL) || !g_utf8_validate (code, -1, NULL))
-    {
-      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                           "A stage's id and code must be valid UTF-8");
-      return FALSE;
-    }
-
-  if (!nix_exec_language_parse (language, &parsed, error))
-    return FALSE;
-
-  if (is_blank (code))
-    {
-      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                   "Stage “%s” has no code: it must define execute(input)", stage_id);
-      return FALSE;
-    }
-
   stage = nix_exec_stage_new (stage_id, code, language, effects);
-
-  g_mutex_lock (&self->lock);
-  g_hash_table_replace (self->stages, g_strdup (stage_id), g_steal_pointer (&stage));
-  g_mutex_unlock (&self->lock);
-
-  return TRUE;
+  return nix_exec_executor_add_stage (self, stage, error);
 }
 
 /**
@@ -990,7 +1069,7 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
       NeededRuntime *runtime;
       g_auto(GStrv) packages = NULL;
 
-      if (!nix_exec_language_parse (nix_exec_stage_get_language (value), &language, NULL))
+      if (!nix_exec_language_from_tag (nix_exec_stage_get_language (value), &language, NULL))
         continue;
       /* A stage with a bad `# requires:` fails when it runs, with its own
        * message; it does not stop the other runtimes from warming up. */
@@ -1995,7 +2074,7 @@ execute_start (NixExecExecutor *self,
   data->sync = sync;
   g_task_set_task_data (task, data, (GDestroyNotify) execute_data_free);
 
-  if (!nix_exec_language_parse (nix_exec_stage_get_language (stage), &data->language, &error))
+  if (!nix_exec_language_from_tag (nix_exec_stage_get_language (stage), &data->language, &error))
     {
       g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
                                "Stage “%s”: %s", stage_id, error->message);

@@ -40,12 +40,18 @@ const char      *nix_exec_executor_get_nix_path             (NixExecExecutor    
 NIX_EXEC_AVAILABLE_IN_ALL
 gboolean         nix_exec_executor_get_isolation_active     (NixExecExecutor      *self);
 NIX_EXEC_AVAILABLE_IN_ALL
+const char      *nix_exec_executor_get_isolation_reason     (NixExecExecutor      *self);
+NIX_EXEC_AVAILABLE_IN_ALL
 NixExecConfig   *nix_exec_executor_config_snapshot          (NixExecExecutor      *self) G_GNUC_WARN_UNUSED_RESULT;
 NIX_EXEC_AVAILABLE_IN_ALL
 NixExecExecutor *nix_exec_executor_rebuild_with_config      (NixExecExecutor      *self,
                                                              NixExecConfig        *config,
                                                              GError              **error) G_GNUC_WARN_UNUSED_RESULT;
 
+NIX_EXEC_AVAILABLE_IN_ALL
+gboolean         nix_exec_executor_add_stage                (NixExecExecutor      *self,
+                                                             NixExecStage         *stage,
+                                                             GError              **error);
 NIX_EXEC_AVAILABLE_IN_ALL
 gboolean         nix_exec_executor_register_with_effects    (NixExecExecutor      *self,
                                                              const char           *stage_id,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include "nixexec-error.h"
 #include "nixexec-stage.h"
 
 /**
@@ -31,6 +32,63 @@ struct _NixExecStage
 };
 
 G_DEFINE_FINAL_TYPE (NixExecStage, nix_exec_stage, G_TYPE_OBJECT)
+
+static const struct {
+  const char      *tag;
+  NixExecLanguage  language;
+} language_tags[] = {
+  { "python", NIX_EXEC_LANGUAGE_PYTHON },
+  { "python3", NIX_EXEC_LANGUAGE_PYTHON },
+  { "javascript", NIX_EXEC_LANGUAGE_JAVASCRIPT },
+  { "js", NIX_EXEC_LANGUAGE_JAVASCRIPT },
+  { "bash", NIX_EXEC_LANGUAGE_BASH },
+  { "sh", NIX_EXEC_LANGUAGE_BASH },
+};
+
+#define ACCEPTED_TAGS "python, python3, javascript, js, bash or sh"
+
+/**
+ * nix_exec_language_from_tag:
+ * @tag: (nullable): a language tag, such as `python3` or `js`, in any case
+ * @out_language: (out) (optional): return location for the language
+ * @error: return location for a #GError
+ *
+ * Tells which language a stage's language tag means: `python` or
+ * `python3`, `javascript` or `js`, `bash` or `sh`, in any case.
+ *
+ * Returns: %TRUE when @tag names a language; %FALSE with
+ *   %NIX_EXEC_ERROR_INVALID_STAGE when it is empty, %NULL or unknown
+ *
+ * Since: 1.0
+ */
+gboolean
+nix_exec_language_from_tag (const char       *tag,
+                            NixExecLanguage  *out_language,
+                            GError          **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (tag == NULL || *tag == '\0')
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                   "The stage has no language; use one of " ACCEPTED_TAGS);
+      return FALSE;
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (language_tags); i++)
+    {
+      if (g_ascii_strcasecmp (tag, language_tags[i].tag) == 0)
+        {
+          if (out_language != NULL)
+            *out_language = language_tags[i].language;
+          return TRUE;
+        }
+    }
+
+  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+               "Unknown stage language “%s”; use one of " ACCEPTED_TAGS, tag);
+  return FALSE;
+}
 
 enum {
   PROP_0,

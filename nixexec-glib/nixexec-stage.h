@@ -12,6 +12,33 @@
 
 G_BEGIN_DECLS
 
+/**
+ * NixExecLanguage:
+ * @NIX_EXEC_LANGUAGE_PYTHON: Python 3: the stage defines `def execute(input)`
+ *   or `async def execute(input)`; tags `python` and `python3`.
+ * @NIX_EXEC_LANGUAGE_JAVASCRIPT: JavaScript on Node.js: the stage defines
+ *   `function execute(input)`, which may return a Promise; tags `javascript`
+ *   and `js`.
+ * @NIX_EXEC_LANGUAGE_BASH: Bash: the stage defines a function `execute`,
+ *   called with the input JSON as `$1`; tags `bash` and `sh`.
+ *
+ * The languages a stage can be written in. A stage names its language by a
+ * tag ([property@NixExec.Stage:language]); [func@NixExec.Language.from_tag]
+ * says which language a tag means.
+ *
+ * Since: 1.0
+ */
+typedef enum {
+  NIX_EXEC_LANGUAGE_PYTHON,
+  NIX_EXEC_LANGUAGE_JAVASCRIPT,
+  NIX_EXEC_LANGUAGE_BASH,
+} NixExecLanguage;
+
+NIX_EXEC_AVAILABLE_IN_ALL
+gboolean          nix_exec_language_from_tag   (const char       *tag,
+                                                NixExecLanguage  *out_language,
+                                                GError          **error);
+
 #define NIX_EXEC_TYPE_STAGE (nix_exec_stage_get_type ())
 
 NIX_EXEC_AVAILABLE_IN_ALL

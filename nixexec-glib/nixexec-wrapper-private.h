@@ -3,18 +3,9 @@
 
 #include <glib.h>
 
-G_BEGIN_DECLS
+#include "nixexec-stage.h"
 
-/*
- * The languages a stage can be written in. Private: the public API speaks of
- * language tags ("python", "js", "sh", ...), parsed once by
- * nix_exec_language_parse().
- */
-typedef enum {
-  NIX_EXEC_LANGUAGE_PYTHON,
-  NIX_EXEC_LANGUAGE_JAVASCRIPT,
-  NIX_EXEC_LANGUAGE_BASH,
-} NixExecLanguage;
+G_BEGIN_DECLS
 
 #define NIX_EXEC_N_LANGUAGES 3
 
@@ -30,9 +21,6 @@ typedef enum {
  */
 #define NIX_EXEC_WRAPPER_REPORT_STATUS 97
 
-gboolean     nix_exec_language_parse             (const char       *tag,
-                                                  NixExecLanguage  *out_language,
-                                                  GError          **error);
 const char  *nix_exec_language_to_string         (NixExecLanguage   language);
 const char  *nix_exec_language_runtime_attr      (NixExecLanguage   language);
 const char  *nix_exec_language_interpreter       (NixExecLanguage   language);

@@ -63,19 +63,6 @@ static const LanguageInfo languages[NIX_EXEC_N_LANGUAGES] = {
   },
 };
 
-static const struct {
-  const char      *tag;
-  NixExecLanguage  language;
-} language_tags[] = {
-  { "python", NIX_EXEC_LANGUAGE_PYTHON },
-  { "python3", NIX_EXEC_LANGUAGE_PYTHON },
-  { "javascript", NIX_EXEC_LANGUAGE_JAVASCRIPT },
-  { "js", NIX_EXEC_LANGUAGE_JAVASCRIPT },
-  { "bash", NIX_EXEC_LANGUAGE_BASH },
-  { "sh", NIX_EXEC_LANGUAGE_BASH },
-};
-
-#define ACCEPTED_TAGS "python, python3, javascript, js, bash or sh"
 
 static const LanguageInfo *
 language_info (NixExecLanguage language)
@@ -83,36 +70,6 @@ language_info (NixExecLanguage language)
   g_return_val_if_fail ((guint) language < NIX_EXEC_N_LANGUAGES, &languages[0]);
 
   return &languages[language];
-}
-
-gboolean
-nix_exec_language_parse (const char       *tag,
-                         NixExecLanguage  *out_language,
-                         GError          **error)
-{
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (tag == NULL || *tag == '\0')
-    {
-      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                   "The stage has no language; use one of " ACCEPTED_TAGS);
-      return FALSE;
-    }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (language_tags); i++)
-    {
-      if (g_ascii_strcasecmp (tag, language_tags[i].tag) == 0)
-        {
-          if (out_language != NULL)
-            *out_language = language_tags[i].language;
-          return TRUE;
-        }
-    }
-
-  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-               "Unknown stage language “%s”; use one of " ACCEPTED_TAGS,
-               tag);
-  return FALSE;
 }
 
 const char *

@@ -229,7 +229,7 @@ test_language_parse (void)
       g_autoptr(GError) error = NULL;
       NixExecLanguage language = (NixExecLanguage) -1;
 
-      g_assert_true (nix_exec_language_parse (good[i].tag, &language, &error));
+      g_assert_true (nix_exec_language_from_tag (good[i].tag, &language, &error));
       g_assert_no_error (error);
       g_assert_cmpint (language, ==, good[i].language);
     }
@@ -239,7 +239,7 @@ test_language_parse (void)
       g_autoptr(GError) error = NULL;
       NixExecLanguage language = SH;
 
-      g_assert_false (nix_exec_language_parse (bad[i], &language, &error));
+      g_assert_false (nix_exec_language_from_tag (bad[i], &language, &error));
       g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE);
       g_assert_nonnull (strstr (error->message, bad[i]));
       g_assert_nonnull (strstr (error->message, "python, python3, javascript, js, bash or sh"));
@@ -249,10 +249,10 @@ test_language_parse (void)
   {
     g_autoptr(GError) error = NULL;
 
-    g_assert_false (nix_exec_language_parse ("", NULL, &error));
+    g_assert_false (nix_exec_language_from_tag ("", NULL, &error));
     g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE);
     g_clear_error (&error);
-    g_assert_false (nix_exec_language_parse (NULL, NULL, &error));
+    g_assert_false (nix_exec_language_from_tag (NULL, NULL, &error));
     g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE);
     g_assert_nonnull (strstr (error->message, "python, python3"));
   }
@@ -281,7 +281,7 @@ test_language_names (void)
     {
       NixExecLanguage language;
 
-      g_assert_true (nix_exec_language_parse (nix_exec_language_to_string (i), &language, NULL));
+      g_assert_true (nix_exec_language_from_tag (nix_exec_language_to_string (i), &language, NULL));
       g_assert_cmpint (language, ==, i);
     }
 }
