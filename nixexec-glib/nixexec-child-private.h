@@ -27,11 +27,16 @@ typedef enum {
 /* With NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE, the child's fd on which bwrap
  * says which process is the namespace's init. */
 #define NIX_EXEC_CHILD_INFO_FD 4
+/* What a stage process gave back, before it is understood (see
+ * nixexec-outcome.c). A warm worker's call gives the same: framed, when the
+ * worker answered, with the payload of its response frame as stdout_bytes
+ * and nothing to say of its exit (it lives on); otherwise how it died. */
 typedef struct
 {
   GBytes   *stdout_bytes;
   GBytes   *stderr_bytes;
   gboolean  stderr_truncated;
+  gboolean  framed;          /* TRUE: a worker's response; no exit below */
   gboolean  exited;          /* TRUE: exit_status is valid; FALSE: term_signal is */
   int       exit_status;
   int       term_signal;

@@ -11,11 +11,17 @@
  * (nix_exec_runtimes_reset()). A lock file can also be exported and loaded
  * explicitly, so that two machines run the same store paths.
  *
- * Sharing. Resolving takes a nix process; concurrent callers on the same
- * main context that need the same thing (the locked URL, or one runtime)
- * share one operation. The nix process is killed when its last waiter is
- * cancelled. Operations are never shared across main contexts: a sync call
- * iterating a private context must not wait on a context nobody iterates.
+ * Sharing. Resolving takes a nix process; concurrent callers that need the
+ * same thing (the locked URL, or one runtime) share one operation, whatever
+ * thread they call from. The nix process is killed when its last waiter is
+ * cancelled.
+ *
+ * Threads. nix_exec_runtimes_resolve_async() may be called from any thread
+ * and answers on the caller's thread-default context. What is known already
+ * is answered at once; everything else — the operations, their nix
+ * processes, the waiters' cancellation — lives on the library's I/O thread
+ * (nixexec-io.c), and the tables behind the lock are the only state shared
+ * with the callers' threads.
  *
  * Host runtimes. With no nix (runtime-source HOST), the interpreters are
  * looked up on PATH instead, and every runtime says so.
@@ -32,6 +38,7 @@
 #include "nixexec-child-private.h"
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
+#include "nixexec-io-private.h"
 #include "nixexec-nix-private.h"
 #include "nixexec-pydeps-private.h"
 #include "nixexec-runtimes-private.h"
@@ -470,7 +477,6 @@ typedef struct
   char             *pinned_path;  /* owned: realise this store path, not the flake */
   char             *flake_url;    /* owned: the locked URL a build used */
   char             *what;         /* owned: what nix works on, for messages */
-  GMainContext     *context;      /* owned */
   GCancellable     *cancellable;  /* owned; kills the nix process */
   GPtrArray        *waiters;      /* GTask *, owned */
 } Operation;
@@ -498,7 +504,6 @@ operation_free (Operation *operation)
   g_assert (operation->waiters->len == 0);
   g_ptr_array_unref (operation->waiters);
   g_clear_object (&operation->cancellable);
-  g_main_context_unref (operation->context);
   g_strfreev (operation->python_packages);
   g_free (operation->pinned_path);
   g_free (operation->flake_url);
@@ -566,8 +571,7 @@ on_waiter_cancelled (GCancellable *cancellable,
   if (last)
     {
       /* Nobody else waits: kill nix. This waiter is answered once nix has
-       * been reaped, so that a sync call never returns with a nix process
-       * still to be reaped on its private main context. */
+       * been reaped, so that no call returns with its nix still running. */
       g_cancellable_cancel (operation->cancellable);
       return G_SOURCE_REMOVE;
     }
@@ -580,15 +584,8 @@ on_waiter_cancelled (GCancellable *cancellable,
 
 static void operation_start (Operation *operation);
 
-static gboolean
-operation_start_cb (gpointer user_data)
-{
-  operation_start (user_data);
-  return G_SOURCE_REMOVE;
-}
-
-/* Joins (or starts) the operation for @key on the thread-default context;
- * @task is answered when it completes. @setup fills in a new operation. */
+/* Joins (or starts) the operation for @key, on the I/O thread; @task is
+ * answered when it completes. @setup fills in a new operation. */
 static void
 operation_join (NixExecRuntimes *self,
                 OperationKind    kind,
@@ -597,11 +594,12 @@ operation_join (NixExecRuntimes *self,
                 void           (*setup) (Operation *operation, gpointer data),
                 gpointer         setup_data)
 {
-  g_autoptr(GMainContext) context = g_main_context_ref_thread_default ();
   GCancellable *cancellable = g_task_get_cancellable (task);
   Operation *operation = NULL;
   gboolean created = FALSE;
   Waiter *waiter;
+
+  g_assert (nix_exec_io_is_io_thread ());
 
   g_mutex_lock (&self->lock);
   for (guint i = 0; i < self->operations->len; i++)
@@ -610,8 +608,7 @@ operation_join (NixExecRuntimes *self,
 
       /* Never join an operation that is being killed (its last waiter left)
        * or that began before a reset. */
-      if (candidate->kind == kind && candidate->context == context &&
-          g_str_equal (candidate->key, key) &&
+      if (candidate->kind == kind && g_str_equal (candidate->key, key) &&
           candidate->generation == self->generation &&
           !g_cancellable_is_cancelled (candidate->cancellable))
         {
@@ -626,7 +623,6 @@ operation_join (NixExecRuntimes *self,
       operation->kind = kind;
       operation->generation = self->generation;
       operation->key = g_strdup (key);
-      operation->context = g_main_context_ref (context);
       operation->cancellable = g_cancellable_new ();
       operation->waiters = g_ptr_array_new ();
       g_ptr_array_add (self->operations, operation);
@@ -643,26 +639,19 @@ operation_join (NixExecRuntimes *self,
       g_source_set_callback (waiter->cancel_source, G_SOURCE_FUNC (on_waiter_cancelled),
                              task, NULL);
       g_source_set_static_name (waiter->cancel_source, "[nixexec] runtime cancel");
-      g_source_attach (waiter->cancel_source, context);
+      g_source_attach (waiter->cancel_source, nix_exec_io_get_context ());
     }
   /* The operation owns the waiting task until it answers it. */
   g_mutex_lock (&self->lock);
   g_ptr_array_add (operation->waiters, g_object_ref (task));
   g_mutex_unlock (&self->lock);
 
+  /* May answer at once (and free the operation): the last thing here. */
   if (created)
     {
-      g_autoptr(GSource) source = g_idle_source_new ();
-
       if (setup != NULL)
         setup (operation, setup_data);
-      /* Start from the context's own thread: nix gets PR_SET_PDEATHSIG,
-       * which follows the thread that forks it, and the caller's thread may
-       * be a short-lived one. */
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
-      g_source_set_callback (source, operation_start_cb, operation, NULL);
-      g_source_set_static_name (source, "[nixexec] start nix");
-      g_source_attach (source, context);
+      operation_start (operation);
     }
 }
 
@@ -946,22 +935,47 @@ operation_start (Operation *operation)
     }
 }
 
+/* A build a caller asked for, on its way to the I/O thread. */
 typedef struct
 {
-  NixExecLanguage     language;
-  const char * const *python_packages;
-  const char         *pinned_path;
-} BuildSetup;
+  NixExecRuntimes *self;            /* owned */
+  GTask           *task;            /* owned */
+  char            *key;             /* owned */
+  NixExecLanguage  language;
+  GStrv            python_packages; /* owned, may be NULL */
+  char            *pinned_path;     /* owned, may be NULL */
+} BuildRequest;
+
+static void
+build_request_free (BuildRequest *request)
+{
+  g_object_unref (request->self);
+  g_clear_object (&request->task);
+  g_free (request->key);
+  g_strfreev (request->python_packages);
+  g_free (request->pinned_path);
+  g_free (request);
+}
 
 static void
 setup_build (Operation *operation,
              gpointer   data)
 {
-  BuildSetup *setup = data;
+  BuildRequest *request = data;
 
-  operation->language = setup->language;
-  operation->python_packages = g_strdupv ((char **) setup->python_packages);
-  operation->pinned_path = g_strdup (setup->pinned_path);
+  operation->language = request->language;
+  operation->python_packages = g_steal_pointer (&request->python_packages);
+  operation->pinned_path = g_steal_pointer (&request->pinned_path);
+}
+
+static gboolean
+join_build (gpointer data)
+{
+  BuildRequest *request = data;
+
+  operation_join (request->self, OPERATION_BUILD, request->key, request->task,
+                  setup_build, request);
+  return G_SOURCE_REMOVE;
 }
 
 static NixExecRuntime *
@@ -999,7 +1013,7 @@ nix_exec_runtimes_resolve_async (NixExecRuntimes     *self,
   g_autofree char *key = NULL;
   g_autofree char *pinned = NULL;
   NixExecRuntime *known = NULL;
-  BuildSetup setup;
+  BuildRequest *request;
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_runtimes_resolve_async);
@@ -1056,10 +1070,14 @@ nix_exec_runtimes_resolve_async (NixExecRuntimes     *self,
       return;
     }
 
-  setup.language = language;
-  setup.python_packages = python_packages;
-  setup.pinned_path = pinned;
-  operation_join (self, OPERATION_BUILD, key, task, setup_build, &setup);
+  request = g_new0 (BuildRequest, 1);
+  request->self = g_object_ref (self);
+  request->task = g_steal_pointer (&task);
+  request->key = g_steal_pointer (&key);
+  request->language = language;
+  request->python_packages = g_strdupv ((char **) python_packages);
+  request->pinned_path = g_steal_pointer (&pinned);
+  nix_exec_io_dispatch (join_build, request, (GDestroyNotify) build_request_free);
 }
 
 NixExecRuntime *

@@ -12,9 +12,10 @@ G_BEGIN_DECLS
  * NIX_EXEC_WORKER_ARG) that serves one call at a time over frames on its
  * stdin and stdout. See nixexec-worker.c.
  *
- * A worker is bound to the thread-default main context it was spawned on:
- * every source it uses is attached there, and it must only be called from
- * that context. nix_exec_worker_kill(), nix_exec_worker_is_alive(), ref and
+ * A worker is bound to the thread-default main context it was spawned on
+ * (in the library, always the I/O thread's: nixexec-io.c): every source it
+ * uses is attached there, and it must only be called from that context.
+ * nix_exec_worker_kill(), nix_exec_worker_is_alive(), is_reaped, ref and
  * unref may be used from any thread.
  */
 #define NIX_EXEC_WORKER_ARG "--nixexec-worker"
@@ -36,7 +37,7 @@ GPid                nix_exec_worker_get_pid     (NixExecWorker       *worker);
 GMainContext       *nix_exec_worker_get_context (NixExecWorker       *worker);
 /* FALSE once the worker was killed or exited: it must never be called again. */
 gboolean            nix_exec_worker_is_alive    (NixExecWorker       *worker);
-/* TRUE once the process has been reaped. */
+/* TRUE once the process has been reaped and its fds closed. */
 gboolean            nix_exec_worker_is_reaped   (NixExecWorker       *worker);
 /* kill (-pgid, SIGKILL): no I/O, any thread. The process is reaped by the
  * child watch on the worker's context. */
@@ -44,17 +45,14 @@ void                nix_exec_worker_kill        (NixExecWorker       *worker);
 
 /*
  * One call: @input (a JSON text) is sent as a frame and the response frame
- * is read back. The result has the shape of a one-shot child's, so that the
- * executor interprets both the same way:
- *  - {"ok": v}: exited, status 0, stdout_bytes = the text of v;
- *  - a report object: exited, status NIX_EXEC_WRAPPER_REPORT_STATUS,
- *    stdout_bytes = the report;
- *  - the worker died during the call: its exit status or signal, empty
- *    stdout_bytes; the worker is dead.
- * stderr_bytes holds what the worker wrote on stderr during the call.
- * Failures (each kills the worker): NIX_EXEC_ERROR_TIMED_OUT,
- * NIX_EXEC_ERROR_OUTPUT_TOO_LARGE (a frame longer than @max_output_bytes),
- * NIX_EXEC_ERROR_INVALID_OUTPUT (not a frame), G_IO_ERROR_CANCELLED.
+ * is read back, as it is: the result is framed, with the payload as
+ * stdout_bytes; or, when the worker died during the call, its exit status
+ * or signal with empty stdout_bytes (the worker is dead). stderr_bytes holds
+ * what the worker wrote on stderr during the call. nixexec-outcome.c says
+ * what either means. Failures (each kills the worker):
+ * NIX_EXEC_ERROR_TIMED_OUT, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE (a frame longer
+ * than @max_output_bytes), NIX_EXEC_ERROR_INVALID_OUTPUT (not a frame),
+ * G_IO_ERROR_CANCELLED.
  */
 void                nix_exec_worker_call_async  (NixExecWorker       *worker,
                                                  GBytes              *input,

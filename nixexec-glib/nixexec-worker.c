@@ -71,7 +71,6 @@
 
 #include "nixexec-error.h"
 #include "nixexec-worker-private.h"
-#include "nixexec-wrapper-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define HEADER_MAX       24  /* digits of a frame length, and the '\n' */
@@ -82,7 +81,8 @@ struct _NixExecWorker
   GMainContext    *context;   /* owned */
   GPid             pid;
   gint             dead;      /* atomic: killed, exited or unusable */
-  gint             reaped;    /* atomic */
+  gint             reaped;    /* atomic: waited for, its pid no longer ours */
+  gint             finished;  /* atomic: reaped, and every fd and source gone */
   int              wait_status;
 
   int              in_fd;     /* our end of the stdin socketpair, or -1 */
@@ -179,7 +179,7 @@ nix_exec_worker_is_alive (NixExecWorker *worker)
 gboolean
 nix_exec_worker_is_reaped (NixExecWorker *worker)
 {
-  return g_atomic_int_get (&worker->reaped);
+  return g_atomic_int_get (&worker->finished);
 }
 
 void
@@ -280,8 +280,6 @@ process_output (NixExecWorker *worker)
   gsize header_len = 0;
   guint64 length = 0;
   NixExecChildResult *result;
-  const char *payload;
-  static const char ok_prefix[] = "{\"ok\":";
 
   if (len == 0)
     return;
@@ -332,21 +330,11 @@ process_output (NixExecWorker *worker)
   /* The log lines the stage wrote before answering are its call's. */
   drain_stderr (worker);
 
+  /* What the payload says is not this module's business: the caller
+   * decodes it (nixexec-outcome.c). */
   result = call_result_new (worker);
-  result->exited = TRUE;
-  payload = (const char *) data + header_len;
-  if (length >= sizeof ok_prefix && memcmp (payload, ok_prefix, sizeof ok_prefix - 1) == 0 &&
-      payload[length - 1] == '}')
-    {
-      result->exit_status = 0;
-      result->stdout_bytes = g_bytes_new (payload + sizeof ok_prefix - 1,
-                                          length - (sizeof ok_prefix - 1) - 1);
-    }
-  else
-    {
-      result->exit_status = NIX_EXEC_WRAPPER_REPORT_STATUS;
-      result->stdout_bytes = g_bytes_new (payload, length);
-    }
+  result->framed = TRUE;
+  result->stdout_bytes = g_bytes_new (data + header_len, length);
   g_byte_array_set_size (worker->out, 0);
   finish_call (worker, result);
   return;
@@ -481,6 +469,7 @@ on_child_exited (GPid     pid,
   close_fd (&worker->in_fd);
   close_fd (&worker->out_fd);
   close_fd (&worker->err_fd);
+  g_atomic_int_set (&worker->finished, TRUE);
 }
 
 static GSource *
@@ -608,6 +597,7 @@ nix_exec_worker_spawn (const char * const  *argv,
       close (sv[1]);
       g_atomic_int_set (&worker->dead, TRUE);
       g_atomic_int_set (&worker->reaped, TRUE);
+      g_atomic_int_set (&worker->finished, TRUE);
       return NULL;
     }
   close (sv[1]);
