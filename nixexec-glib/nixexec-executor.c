@@ -38,8 +38,6 @@
 #include "nixexec-executor.h"
 #include "nixexec-prepared-private.h"
 #include "nixexec-run-private.h"
-#include "nixexec-runtimes-private.h"
-#include "nixexec-sandbox-private.h"
 
 /**
  * NixExecExecutor:
@@ -48,8 +46,9 @@
  * `execute(input)` — as child processes on Nix-pinned language runtimes.
  *
  * The input is passed to the stage as JSON on stdin and the stage's return
- * value comes back as JSON on stdout. Each call runs under the time limit and
- * output caps of the executor's [class@NixExec.Config].
+ * value comes back as JSON on stdout (see the [stage protocol](protocol.html)).
+ * Each call runs under the time limit and output caps of the executor's
+ * [class@NixExec.Config].
  *
  * ## Runtimes
  *
@@ -60,70 +59,42 @@
  * garbage-collector root under the cache directory; from then on every call
  * execs `<store path>/bin/<interpreter>` directly, with no nix evaluation.
  *
- * ## Stage protocol
+ * ## Threads and process control
  *
- * - Python: `def execute(input)` or `async def execute(input)`.
- * - JavaScript: `function execute(input)`; a returned Promise is awaited.
- * - Bash: a function `execute`, called with the input JSON as `$1`; what it
- *   prints on stdout is the result.
- *
- * What Python and JavaScript stages print goes to stderr, so it cannot
- * corrupt the result: in Python everything written to file descriptor 1,
- * by the stage, by C code or by child processes; in JavaScript what goes
- * through `console`, `process.stdout` and `fs.write`/`fs.writeSync` on
- * descriptor 1 (a child process started with `stdio: 'inherit'` still
- * reaches the result channel).
- *
- * ## Process control and cancellation
- *
- * Every stage runs in a process group of its own and is killed with SIGKILL
- * if the process that started it dies. When the time limit passes, when the
+ * All the processes of the library are watched by one library thread per
+ * process, never a thread per call; `_async` calls complete on the caller's
+ * thread-default main context, and sync and async calls share
+ * [property@NixExec.Config:max-concurrency] and the warm workers. Every
+ * stage runs in a process group of its own and is killed with SIGKILL if
+ * the process that started it dies. When the time limit passes, when the
  * stage writes more than [property@NixExec.Config:max-output-bytes], or when
  * the caller's [class@Gio.Cancellable] is cancelled, the whole process group
- * is killed with SIGKILL at once, and the call completes as soon as the
- * stage has been reaped — grandchildren holding the output pipe open do not
- * keep it waiting. Cancelling reports %G_IO_ERROR_CANCELLED.
+ * (sandboxed, the whole pid namespace) is killed with SIGKILL at once, and
+ * the call completes as soon as the stage has been reaped. Cancelling
+ * reports %G_IO_ERROR_CANCELLED.
  *
  * ## Warm workers
  *
  * With [property@NixExec.Config:keep-alive-secs] above 0, a stage's process
  * stays alive after a call and serves the next calls of that stage, up to
- * [property@NixExec.Config:max-workers] processes per executor. The same
- * limits apply per call; a worker that crashes, times out, goes over the
- * output cap or whose call is cancelled is killed and replaced by a fresh
- * one at the next call.
+ * [property@NixExec.Config:max-workers] processes per executor; a worker
+ * that crashes, times out, goes over the output cap or whose call is
+ * cancelled is killed and replaced by a fresh one at the next call. See
+ * [Warm workers](overview.html#warm-workers).
  *
  * ## Isolation
  *
  * By default ([property@NixExec.Config:isolation] is
  * %NIX_EXEC_ISOLATION_AUTO) every stage runs in a bubblewrap sandbox derived
- * from its declared effects, when bubblewrap is installed in a system path
- * and works on this host; it is probed once per process, when the first
- * executor is built. Inside, the stage runs as uid and gid 65534 without
- * capabilities, in fresh user, pid, ipc, uts, mount, cgroup and network
- * namespaces, in a new session; it sees `/nix/store` read-only, a private
- * empty `/work` (its working directory and `HOME`) and `/tmp`, its own
- * script, the paths it declares with `FsRead` (read-only) and `FsWrite`
- * (read-write), and [property@NixExec.Config:extra-ro-binds]; it has the
- * network only when it declares `Network`; and its environment is cleared
- * but for `PATH`, `LANG`, `LC_*` and the certificate variables. A stage
- * that declares nothing (`Unknown`) gets the tightest sandbox. Killing a
- * sandboxed stage kills its whole pid namespace: nothing it started
- * survives the call, not even a process in a session of its own.
- *
- * A declared path must be absolute and exist, and must not expose the home
- * directory, the script cache or the nix daemon's socket; otherwise the call
- * fails with %NIX_EXEC_ERROR_INVALID_EFFECTS before the stage runs.
- *
- * Where bubblewrap cannot be used, an %NIX_EXEC_ISOLATION_AUTO executor runs
- * stages unconfined — as the calling user, with that user's files, network
- * and environment — logs a warning once per process and reports
- * [property@NixExec.Executor:isolation-active] as %FALSE; with
- * [property@NixExec.Config:require-isolation], or with
- * %NIX_EXEC_ISOLATION_BWRAP, building the executor fails with
- * %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE instead. Host interpreters
- * ([property@NixExec.Config:runtime-source]) are never sandboxed. See
- * `SECURITY.md` for what the sandbox does not block.
+ * from its declared effects, when bubblewrap works on this host: as uid
+ * 65534 in fresh namespaces, seeing `/nix/store`, a private `/work`, its
+ * own script and the paths it declares, with the network only when it
+ * declares `Network`. Where bubblewrap cannot be used, stages run
+ * unconfined, with a warning, [property@NixExec.Executor:isolation-active]
+ * %FALSE and [property@NixExec.Executor:isolation-reason] saying why; with
+ * [property@NixExec.Config:require-isolation] or %NIX_EXEC_ISOLATION_BWRAP,
+ * building the executor fails with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE
+ * instead. See [Isolation](overview.html#isolation) and `SECURITY.md`.
  *
  * Since: 1.0
  */
@@ -132,11 +103,7 @@ struct _NixExecExecutor
   GObject        parent_instance;
 
   NixExecConfig *config;   /* owned private copy, immutable after construction */
-  /* Set once by init, then immutable. */
-  char          *nix_path; /* owned */
-  gboolean       isolation_active;
-  char          *isolation_reason; /* owned; why not, NULL while active */
-  NixExecRunEnv *env;      /* owned: what every run shares; thread-safe */
+  NixExecRunEnv *env;      /* owned: set once by init; what every run shares */
 
   GMutex         lock;     /* guards every field below */
   GHashTable    *stages;   /* id (owned) → NixExecPrepared (owned) */
@@ -166,11 +133,6 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (NixExecExecutor, nix_exec_executor, G_TYPE_OBJECT
                                G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
                                                       nix_exec_executor_initable_iface_init))
 
-static const char * const nix_search_paths[] = {
-  "/nix/var/nix/profiles/default/bin/nix",
-  "/run/current-system/sw/bin/nix",
-};
-
 /**
  * nix_exec_executor_find_nix:
  *
@@ -186,123 +148,7 @@ static const char * const nix_search_paths[] = {
 char *
 nix_exec_executor_find_nix (void)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (nix_search_paths); i++)
-    {
-      if (g_file_test (nix_search_paths[i], G_FILE_TEST_IS_EXECUTABLE) &&
-          !g_file_test (nix_search_paths[i], G_FILE_TEST_IS_DIR))
-        return g_strdup (nix_search_paths[i]);
-    }
-
-  return g_find_program_in_path ("nix");
-}
-
-/* Decides, once, whether this executor confines its stages. */
-static gboolean
-init_isolation (NixExecExecutor  *self,
-                char            **out_bwrap_path,
-                gboolean         *out_disable_userns,
-                GError          **error)
-{
-  NixExecIsolation isolation = nix_exec_config_get_isolation (self->config);
-  g_autoptr(GError) probe_error = NULL;
-
-  if (isolation == NIX_EXEC_ISOLATION_NONE)
-    {
-      self->isolation_reason = g_strdup ("isolation is NONE in the configuration");
-      return TRUE;
-    }
-
-  /* Checked whether or not bwrap works here, so that a config is refused
-   * on every host or on none. */
-  if (!nix_exec_sandbox_check_extra_ro_binds (nix_exec_config_get_extra_ro_binds (self->config),
-                                              nix_exec_config_get_cache_dir (self->config),
-                                              error))
-    return FALSE;
-
-  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
-    {
-      g_set_error_literal (&probe_error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
-                           "host interpreters (runtime-source HOST) run outside the sandbox, "
-                           "which confines nix store runtimes only");
-    }
-  else if (nix_exec_sandbox_probe (out_bwrap_path, out_disable_userns, &probe_error))
-    {
-      self->isolation_active = TRUE;
-      g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ISOLATION_ACTIVE]);
-      return TRUE;
-    }
-
-  self->isolation_reason = g_strdup (probe_error->message);
-  if (isolation == NIX_EXEC_ISOLATION_BWRAP ||
-      nix_exec_config_get_require_isolation (self->config))
-    {
-      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
-                   "Stages must run isolated, but cannot: %s", probe_error->message);
-      return FALSE;
-    }
-
-  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
-    g_warning ("Stages run WITHOUT isolation, with the rights of this process: %s",
-               probe_error->message);
-  else if (nix_exec_sandbox_claim_warning ())
-    g_warning ("Stages run WITHOUT isolation, with the rights of this process: %s. "
-               "Install bubblewrap, allow user namespaces, or set require-isolation "
-               "to refuse to run stages unconfined.",
-               probe_error->message);
-  return TRUE;
-}
-
-/* Which nix the executor runs, and its runtimes; NULL with an error when
- * there is no usable nix. */
-static NixExecRuntimes *
-init_runtimes (NixExecExecutor  *self,
-               GError          **error)
-{
-  const char *configured = nix_exec_config_get_nix_path (self->config);
-  const char *lock_file = nix_exec_config_get_lock_file (self->config);
-  g_autoptr(NixExecRuntimes) runtimes = NULL;
-
-  if (nix_exec_config_get_runtime_source (self->config) == NIX_EXEC_RUNTIME_SOURCE_HOST)
-    {
-      /* An explicit opt-in, never a silent fallback: say so loudly. */
-      g_warning ("runtime-source is HOST: stages run on this machine's own python3, node "
-                 "and bash from PATH, not on runtimes pinned by nix");
-      return nix_exec_runtimes_new (NULL, self->config);
-    }
-
-  if (configured != NULL)
-    {
-      if (!g_path_is_absolute (configured) ||
-          !g_file_test (configured, G_FILE_TEST_IS_EXECUTABLE) ||
-          g_file_test (configured, G_FILE_TEST_IS_DIR))
-        {
-          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
-                       "The nix binary “%s” set in the nix-path property is not an "
-                       "executable file given by an absolute path",
-                       configured);
-          return NULL;
-        }
-      self->nix_path = g_strdup (configured);
-    }
-  else
-    {
-      self->nix_path = nix_exec_executor_find_nix ();
-      if (self->nix_path == NULL)
-        {
-          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND,
-                       "Nix is not installed: no nix in %s, %s or PATH. Install Nix, "
-                       "or set the nix-path property of the config",
-                       nix_search_paths[0], nix_search_paths[1]);
-          return NULL;
-        }
-    }
-
-  runtimes = nix_exec_runtimes_new (self->nix_path, self->config);
-  if (lock_file != NULL && !nix_exec_runtimes_load_lock (runtimes, lock_file, error))
-    return NULL;
-
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
-  return g_steal_pointer (&runtimes);
+  return nix_exec_run_env_find_nix ();
 }
 
 static gboolean
@@ -311,21 +157,18 @@ nix_exec_executor_initable_init (GInitable     *initable,
                                  GError       **error)
 {
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (initable);
-  g_autoptr(NixExecRuntimes) runtimes = NULL;
-  g_autofree char *bwrap_path = NULL;
-  gboolean disable_userns = FALSE;
 
   if (self->env != NULL)
     return TRUE;
 
-  runtimes = init_runtimes (self, error);
-  if (runtimes == NULL ||
-      !init_isolation (self, &bwrap_path, &disable_userns, error))
+  self->env = nix_exec_run_env_new (self->config, error);
+  if (self->env == NULL)
     return FALSE;
 
-  self->env = nix_exec_run_env_new (g_object_ref (self->config), g_steal_pointer (&runtimes),
-                                    self->isolation_active, g_steal_pointer (&bwrap_path),
-                                    disable_userns);
+  if (self->env->nix_path != NULL)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
+  if (self->env->isolation_active)
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ISOLATION_ACTIVE]);
   return TRUE;
 }
 
@@ -359,8 +202,6 @@ nix_exec_executor_finalize (GObject *object)
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
 
   g_clear_pointer (&self->env, nix_exec_run_env_unref);
-  g_free (self->nix_path);
-  g_free (self->isolation_reason);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (nix_exec_executor_parent_class)->finalize (object);
@@ -381,15 +222,15 @@ nix_exec_executor_get_property (GObject    *object,
       break;
 
     case PROP_NIX_PATH:
-      g_value_set_string (value, self->nix_path);
+      g_value_set_string (value, nix_exec_executor_get_nix_path (self));
       break;
 
     case PROP_ISOLATION_ACTIVE:
-      g_value_set_boolean (value, self->isolation_active);
+      g_value_set_boolean (value, nix_exec_executor_get_isolation_active (self));
       break;
 
     case PROP_ISOLATION_REASON:
-      g_value_set_string (value, self->isolation_reason);
+      g_value_set_string (value, nix_exec_executor_get_isolation_reason (self));
       break;
 
     default:
@@ -637,7 +478,7 @@ nix_exec_executor_get_nix_path (NixExecExecutor *self)
 {
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
 
-  return self->nix_path;
+  return self->env != NULL ? self->env->nix_path : NULL;
 }
 
 /**
@@ -656,7 +497,7 @@ nix_exec_executor_get_isolation_active (NixExecExecutor *self)
 {
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
 
-  return self->isolation_active;
+  return self->env != NULL && self->env->isolation_active;
 }
 
 /**
@@ -675,7 +516,7 @@ nix_exec_executor_get_isolation_reason (NixExecExecutor *self)
 {
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
 
-  return self->isolation_reason;
+  return self->env != NULL ? self->env->isolation_reason : NULL;
 }
 
 /**
@@ -764,28 +605,11 @@ nix_exec_executor_add_stage (NixExecExecutor  *self,
                              GError          **error)
 {
   g_autoptr(NixExecPrepared) prepared = NULL;
-  const char *stage_id, *code;
+  char *id;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
   g_return_val_if_fail (NIX_EXEC_IS_STAGE (stage), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  stage_id = nix_exec_stage_get_id (stage);
-  code = nix_exec_stage_get_code (stage);
-
-  if (stage_id == NULL || *stage_id == '\0')
-    {
-      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                           "A stage id must not be empty");
-      return FALSE;
-    }
-
-  if (!g_utf8_validate (stage_id, -1, NULL) || code == NULL || !g_utf8_validate (code, -1, NULL))
-    {
-      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                           "A stage's id and code must be valid UTF-8");
-      return FALSE;
-    }
 
   /* What only fails when the stage runs (a bad `# requires:`) is kept, and
    * reported by each call. */
@@ -796,8 +620,9 @@ nix_exec_executor_add_stage (NixExecExecutor  *self,
       return FALSE;
     }
 
+  id = g_strdup (prepared->id);
   g_mutex_lock (&self->lock);
-  g_hash_table_replace (self->stages, g_strdup (stage_id), g_steal_pointer (&prepared));
+  g_hash_table_replace (self->stages, id, g_steal_pointer (&prepared));
   g_mutex_unlock (&self->lock);
 
   return TRUE;
@@ -927,43 +752,12 @@ lookup_prepared (NixExecExecutor *self,
 /* Warmup                                                                   */
 /* ------------------------------------------------------------------------ */
 
-typedef struct
-{
-  guint   pending;
-  GError *error;  /* the first failure, owned */
-} WarmupData;
-
 static void
-warmup_data_free (WarmupData *data)
+emit_runtime_resolved (GTask                *task,
+                       const NixExecRuntime *runtime)
 {
-  g_clear_error (&data->error);
-  g_free (data);
-}
-
-static void
-on_warmup_resolved (GObject      *object,
-                    GAsyncResult *result,
-                    gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  WarmupData *data = g_task_get_task_data (task);
-  g_autoptr(NixExecRuntime) runtime = NULL;
-  g_autoptr(GError) error = NULL;
-
-  runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
-  if (runtime != NULL)
-    g_signal_emit (g_task_get_source_object (task), signals[SIGNAL_RUNTIME_RESOLVED], 0,
-                   runtime->key, runtime->store_path);
-  if (runtime == NULL && data->error == NULL)
-    data->error = g_steal_pointer (&error);
-
-  if (--data->pending > 0)
-    return;
-
-  if (data->error != NULL)
-    g_task_return_error (task, g_steal_pointer (&data->error));
-  else
-    g_task_return_boolean (task, TRUE);
+  g_signal_emit (g_task_get_source_object (task), signals[SIGNAL_RUNTIME_RESOLVED], 0,
+                 runtime->key, runtime->store_path);
 }
 
 /**
@@ -989,12 +783,8 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
                                 GAsyncReadyCallback  callback,
                                 gpointer             user_data)
 {
-  g_autoptr(GTask) task = NULL;
-  /* runtime key → a stage that runs on it (borrowed from @stages): each
-   * distinct runtime is resolved once */
-  g_autoptr(GHashTable) needed = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr(GPtrArray) stages = NULL;
-  WarmupData *data;
+  GTask *task;
   GHashTableIter iter;
   gpointer value;
 
@@ -1009,39 +799,10 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   g_mutex_lock (&self->lock);
   g_hash_table_iter_init (&iter, self->stages);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      NixExecPrepared *prepared = value;
-
-      /* A stage that cannot run (an unknown language, a bad `# requires:`)
-       * fails when it runs, with its own message; it does not stop the
-       * other runtimes from warming up. */
-      if (prepared->invalid != NULL)
-        continue;
-      g_ptr_array_add (stages, nix_exec_prepared_ref (prepared));
-      g_hash_table_replace (needed, prepared->runtime_key, prepared);
-    }
+    g_ptr_array_add (stages, nix_exec_prepared_ref (value));
   g_mutex_unlock (&self->lock);
 
-  data = g_new0 (WarmupData, 1);
-  g_task_set_task_data (task, data, (GDestroyNotify) warmup_data_free);
-
-  /* Count first, then start: a runtime already resolved answers at once. */
-  data->pending = g_hash_table_size (needed);
-  if (data->pending == 0)
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-
-  g_hash_table_iter_init (&iter, needed);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      NixExecPrepared *prepared = value;
-
-      nix_exec_runtimes_resolve_async (self->env->runtimes, prepared->language,
-                                       (const char * const *) prepared->python_packages,
-                                       cancellable, on_warmup_resolved, g_object_ref (task));
-    }
+  nix_exec_run_warmup (self->env, stages, emit_runtime_resolved, task);
 }
 
 /**

@@ -45,23 +45,38 @@ prepare (NixExecPrepared  *self,
   const char *code = nix_exec_stage_get_code (self->stage);
   g_autoptr(GError) local_error = NULL;
 
+  /* Not a stage at all: refused by registration, and by every call of a
+   * stage a store holds. */
+  self->not_a_stage = TRUE;
+  if (self->id == NULL || *self->id == '\0')
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage id must not be empty");
+      return FALSE;
+    }
+  if (!g_utf8_validate (self->id, -1, NULL) || code == NULL || !g_utf8_validate (code, -1, NULL))
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
+                           "A stage's id and code must be valid UTF-8");
+      return FALSE;
+    }
   if (!nix_exec_language_from_tag (nix_exec_stage_get_language (self->stage), &self->language,
                                    &local_error))
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
                    "Stage “%s”: %s", self->id, local_error->message);
-      self->not_a_stage = TRUE;
       return FALSE;
     }
 
-  if (code == NULL || is_blank (code))
+  if (is_blank (code))
     {
-      self->not_a_stage = TRUE;
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
                    "Stage “%s” has no code: it must define execute(input)", self->id);
       return FALSE;
     }
 
+  /* A stage that fails only when it runs. */
+  self->not_a_stage = FALSE;
   if (self->language == NIX_EXEC_LANGUAGE_PYTHON)
     {
       g_auto(GStrv) pip_specs = NULL;

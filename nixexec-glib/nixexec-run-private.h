@@ -3,11 +3,8 @@
 
 #include <gio/gio.h>
 
-#include "nixexec-config.h"
-#include "nixexec-pool-private.h"
+#include "nixexec-env-private.h"
 #include "nixexec-prepared-private.h"
-#include "nixexec-runtimes-private.h"
-#include "nixexec-slots-private.h"
 
 G_BEGIN_DECLS
 
@@ -15,30 +12,6 @@ G_BEGIN_DECLS
  * One call of a stage, from its turn in the queue to its answer: see
  * nixexec-run.c.
  */
-
-/* What every run of one executor shares; refcounted, so that runs in flight
- * keep it whatever happens to the executor. Set once, then immutable. */
-typedef struct
-{
-  gatomicrefcount  ref_count;
-  NixExecConfig   *config;            /* owned */
-  NixExecRuntimes *runtimes;          /* owned */
-  NixExecSlots    *slots;             /* owned */
-  NixExecPool     *pool;              /* owned */
-  gboolean         isolation_active;
-  char            *bwrap_path;        /* owned; NULL unless isolation is active */
-  gboolean         bwrap_disable_userns;
-} NixExecRunEnv;
-
-/* Takes @config, @runtimes and @bwrap_path. */
-NixExecRunEnv *nix_exec_run_env_new   (NixExecConfig    *config,
-                                       NixExecRuntimes  *runtimes,
-                                       gboolean          isolation_active,
-                                       char             *bwrap_path,
-                                       gboolean          bwrap_disable_userns);
-NixExecRunEnv *nix_exec_run_env_ref   (NixExecRunEnv    *env);
-void           nix_exec_run_env_unref (NixExecRunEnv    *env);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecRunEnv, nix_exec_run_env_unref)
 
 /*
  * Runs @prepared on @input (its JSON text) and answers @task (taken) with a
@@ -50,5 +23,19 @@ void           nix_exec_run_start     (NixExecRunEnv    *env,
                                        NixExecPrepared  *prepared,
                                        GBytes           *input,
                                        GTask            *task);
+
+typedef void (*NixExecRunResolvedFunc) (GTask                *task,
+                                        const NixExecRuntime *runtime);
+
+/*
+ * Resolves the runtimes that @stages (NixExecPrepared *) need, each once,
+ * concurrently, and answers @task (taken) with TRUE or the first failure.
+ * @resolved is called on @task's context for each runtime resolved, before
+ * @task is answered. Stages that cannot run are left out.
+ */
+void           nix_exec_run_warmup    (NixExecRunEnv          *env,
+                                       GPtrArray              *stages,
+                                       NixExecRunResolvedFunc  resolved,
+                                       GTask                  *task);
 
 G_END_DECLS

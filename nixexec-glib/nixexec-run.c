@@ -42,49 +42,6 @@
 #include "nixexec-worker-private.h"
 #include "nixexec-wrapper-private.h"
 
-NixExecRunEnv *
-nix_exec_run_env_new (NixExecConfig   *config,
-                      NixExecRuntimes *runtimes,
-                      gboolean         isolation_active,
-                      char            *bwrap_path,
-                      gboolean         bwrap_disable_userns)
-{
-  NixExecRunEnv *env = g_new0 (NixExecRunEnv, 1);
-
-  g_atomic_ref_count_init (&env->ref_count);
-  env->config = config;
-  env->runtimes = runtimes;
-  env->slots = nix_exec_slots_new (nix_exec_config_get_max_concurrency (config));
-  env->pool = nix_exec_pool_new (nix_exec_config_get_max_workers (config));
-  env->isolation_active = isolation_active;
-  env->bwrap_path = bwrap_path;
-  env->bwrap_disable_userns = bwrap_disable_userns;
-  return env;
-}
-
-NixExecRunEnv *
-nix_exec_run_env_ref (NixExecRunEnv *env)
-{
-  g_atomic_ref_count_inc (&env->ref_count);
-  return env;
-}
-
-void
-nix_exec_run_env_unref (NixExecRunEnv *env)
-{
-  if (!g_atomic_ref_count_dec (&env->ref_count))
-    return;
-
-  /* The last run is over: nothing can use a worker again. */
-  nix_exec_pool_shutdown (env->pool);
-  nix_exec_pool_unref (env->pool);
-  nix_exec_slots_unref (env->slots);
-  g_object_unref (env->runtimes);
-  g_object_unref (env->config);
-  g_free (env->bwrap_path);
-  g_free (env);
-}
-
 typedef struct
 {
   NixExecRunEnv   *env;          /* owned */
@@ -513,4 +470,96 @@ nix_exec_run_start (NixExecRunEnv   *env,
   run->cancellable = g_task_get_cancellable (task);
 
   nix_exec_io_dispatch (run_begin, run, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Warmup                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct
+{
+  NixExecRunResolvedFunc  resolved;
+  guint                   pending;
+  GError                 *error;  /* the first failure, owned */
+} Warmup;
+
+static void
+warmup_free (Warmup *warmup)
+{
+  g_clear_error (&warmup->error);
+  g_free (warmup);
+}
+
+/* On the caller's context. */
+static void
+on_warmup_resolved (GObject      *object,
+                    GAsyncResult *result,
+                    gpointer      user_data)
+{
+  g_autoptr(GTask) task = user_data;
+  Warmup *warmup = g_task_get_task_data (task);
+  g_autoptr(NixExecRuntime) runtime = NULL;
+  g_autoptr(GError) error = NULL;
+
+  runtime = nix_exec_runtimes_resolve_finish (NIX_EXEC_RUNTIMES (object), result, &error);
+  if (runtime != NULL)
+    warmup->resolved (task, runtime);
+  else if (warmup->error == NULL)
+    warmup->error = g_steal_pointer (&error);
+
+  if (--warmup->pending > 0)
+    return;
+
+  if (warmup->error != NULL)
+    g_task_return_error (task, g_steal_pointer (&warmup->error));
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+void
+nix_exec_run_warmup (NixExecRunEnv          *env,
+                     GPtrArray              *stages,
+                     NixExecRunResolvedFunc  resolved,
+                     GTask                  *task_in)
+{
+  g_autoptr(GTask) task = task_in;
+  /* runtime key → a stage that runs on it: each runtime is resolved once */
+  g_autoptr(GHashTable) needed = g_hash_table_new (g_str_hash, g_str_equal);
+  Warmup *warmup;
+  GHashTableIter iter;
+  gpointer value;
+
+  for (guint i = 0; i < stages->len; i++)
+    {
+      NixExecPrepared *prepared = g_ptr_array_index (stages, i);
+
+      /* A stage that cannot run (an unknown language, a bad `# requires:`)
+       * fails when it runs, with its own message; it does not stop the
+       * other runtimes from warming up. */
+      if (prepared->invalid == NULL)
+        g_hash_table_replace (needed, prepared->runtime_key, prepared);
+    }
+
+  warmup = g_new0 (Warmup, 1);
+  warmup->resolved = resolved;
+  g_task_set_task_data (task, warmup, (GDestroyNotify) warmup_free);
+
+  /* Count first, then start: a runtime already resolved answers at once. */
+  warmup->pending = g_hash_table_size (needed);
+  if (warmup->pending == 0)
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+
+  g_hash_table_iter_init (&iter, needed);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      NixExecPrepared *prepared = value;
+
+      nix_exec_runtimes_resolve_async (env->runtimes, prepared->language,
+                                       (const char * const *) prepared->python_packages,
+                                       g_task_get_cancellable (task), on_warmup_resolved,
+                                       g_object_ref (task));
+    }
 }
