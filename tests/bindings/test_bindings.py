@@ -9,6 +9,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -642,6 +643,87 @@ def _():
         del stages
         gc.collect()
     check_equal(store.lookup('py').props.id, 'py', 'the store keeps its stages')
+
+
+# ---------------------------------------------------------------------------
+# Threads
+
+PY_PID = '''import os
+def execute(input):
+    return os.getpid()
+'''
+
+
+def count_fds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def count_children():
+    me = os.getpid()
+    total = 0
+    for task in os.listdir(f'/proc/{me}/task'):
+        with open(f'/proc/{me}/task/{task}/children') as f:
+            total += len(f.read().split())
+    return total
+
+
+@case('threads: sync calls from Python threads share workers and leave nothing')
+def _():
+    def make_executor():
+        config = make_config()
+        config.props.isolation = NixExec.Isolation.NONE
+        config.props.keep_alive_secs = 60
+        executor = NixExec.Executor.new(config)
+        executor.add_stage(NixExec.Stage.new('pid', PY_PID, 'python', None))
+        return executor
+
+    # The library's thread and nix's runtime come with the first executor.
+    first = make_executor()
+    first.execute('pid', None, None)
+    del first
+    gc.collect()
+    check_equal(count_children(), 0, 'children after the first executor')
+    fds_before = count_fds()
+
+    executor = make_executor()
+    pids = []
+    errors = []
+
+    def call():
+        try:
+            pids.append(executor.execute('pid', None, None).get_int())
+        except GLib.Error as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    check_equal(errors, [], 'errors')
+    check_equal(len(pids), 20, 'answers')
+    check(1 <= len(set(pids)) <= 4, f'served by the pool\'s few workers, not {len(set(pids))}')
+
+    del executor
+    gc.collect()
+    check_equal(count_children(), 0, 'children once the executor is gone')
+    check_equal(count_fds(), fds_before, 'fds once the executor is gone')
+
+
+@case('language: NixExec.Language.from_tag and Executor.add_stage')
+def _():
+    check_equal(NixExec.Language.from_tag('PY' + 'THON3'), (True, NixExec.Language.PYTHON),
+                'python3')
+    check_equal(NixExec.Language.from_tag('js'), (True, NixExec.Language.JAVASCRIPT), 'js')
+    with raises_gerror(NixExec.error_quark(), NixExec.Error.INVALID_STAGE, 'ruby'):
+        NixExec.Language.from_tag('ruby')
+    executor = State.executor
+    with raises_gerror(NixExec.error_quark(), NixExec.Error.INVALID_STAGE, 'add_stage ruby'):
+        executor.add_stage(NixExec.Stage.new('rb', 'def execute(i) i end', 'ruby', None))
+    check(executor.add_stage(NixExec.Stage.new('added', PY_PID, 'python', None)), 'add_stage')
+    check(executor.has_implementation('added'), 'has the added stage')
+    check(executor.props.isolation_active or executor.props.isolation_reason,
+          'isolation-reason says why when not isolated')
 
 
 # ---------------------------------------------------------------------------
