@@ -389,6 +389,21 @@ test('executor: registration errors', () => {
         NixExec.Error, NixExec.Error.INVALID_STAGE, 'ruby');
     assertThrows(() => executor.register_with_effects('blank', ' \n', 'python', null),
         NixExec.Error, NixExec.Error.INVALID_STAGE, 'blank code');
+    assertThrows(() => executor.add_stage(NixExec.Stage.new('rb', 'def execute(i) i end', 'ruby', null)),
+        NixExec.Error, NixExec.Error.INVALID_STAGE, 'add_stage ruby');
+});
+
+test('executor: add_stage and NixExec.Language', () => {
+    const [known, language] = NixExec.Language.from_tag('JS');
+    assert(known, 'JS is a tag');
+    assertEqual(language, NixExec.Language.JAVASCRIPT, 'JS is JavaScript');
+    assertThrows(() => NixExec.Language.from_tag('ruby'),
+        NixExec.Error, NixExec.Error.INVALID_STAGE, 'from_tag ruby');
+
+    const empty = NixExec.Executor.new(makeConfig());
+    assert(empty.add_stage(NixExec.Stage.new('sh', SH_WRAP, 'bash', null)), 'add_stage');
+    const result = empty.execute('sh', json('7'), null);
+    assertEqual(Json.to_string(result, false), '{"wrapped":7,"lang":"bash"}', 'bash');
 });
 
 // ---------------------------------------------------------------------------

@@ -359,6 +359,25 @@ class BindingsTest : GLib.Object {
             unexpected_success ("blank code");
         } catch (NixExec.Error.INVALID_STAGE error) {
         }
+        try {
+            executor.add_stage (new NixExec.Stage ("rb", "def execute(i) i end", "ruby", null));
+            unexpected_success ("add_stage ruby");
+        } catch (NixExec.Error.INVALID_STAGE error) {
+        }
+
+        NixExec.Language language;
+        check (NixExec.Language.from_tag ("Python3", out language), "Python3 is a tag");
+        check (language == NixExec.Language.PYTHON, "Python3 is Python");
+        try {
+            NixExec.Language.from_tag ("ruby", out language);
+            unexpected_success ("from_tag ruby");
+        } catch (NixExec.Error.INVALID_STAGE error) {
+        }
+
+        var added = new NixExec.Executor (make_config ());
+        check (added.add_stage (new NixExec.Stage ("sh", SH_WRAP, "bash", null)), "add_stage");
+        check (Json.to_string (added.execute ("sh", json ("7")), false) == "{\"wrapped\":7,\"lang\":\"bash\"}",
+               "an added stage runs");
     }
 
     /* ---------------------------------------------------------------------
