@@ -20,7 +20,8 @@
  *    closes the pipes; a pipe still open a grace period later (a grandchild
  *    that escaped the group) is abandoned rather than waited on.
  *  - The deadline and the caller's cancellable are GSources on the caller's
- *    main context, so every callback here runs on that one context.
+ *    main context, so every callback here runs on that one context: in the
+ *    library, always the I/O thread's (nixexec-io.c).
  *  - A child that is bwrap with a pid namespace (NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE)
  *    puts the stage in a session of its own, out of reach of the group
  *    kill; and bwrap's outer process, our child, exits as soon as the

@@ -479,9 +479,9 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * default is the number of CPUs. Calls beyond the limit wait in a FIFO
    * queue, can be cancelled while they wait, and their
    * [property@NixExec.Config:timeout-secs] only starts counting when their
-   * stage starts. The limit applies to the asynchronous calls; a blocking
-   * [method@NixExec.Executor.execute] runs at once (waiting for a slot held
-   * by async calls of the same thread could never end).
+   * stage starts. The limit and the queue are shared by every call of the
+   * executor, sync and async, from every thread: a blocking
+   * [method@NixExec.Executor.execute] waits for its turn like any other call.
    *
    * Since: 1.0
    */

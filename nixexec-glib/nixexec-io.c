@@ -22,6 +22,9 @@
  *
  * The thread never ends: it holds no resource of its own besides its stack
  * and the context, and a library cannot know when its last user is gone.
+ * Like GLib's own worker thread (which reaps children for every child watch)
+ * it does not survive fork(): a process forked from one that used the
+ * library must exec before it uses the library.
  * Code on it must never block: everything it runs is a source callback that
  * does a bounded amount of work.
  */
