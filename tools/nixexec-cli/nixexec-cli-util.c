@@ -457,65 +457,133 @@ cli_info (CliCommon  *common,
 }
 
 /* ------------------------------------------------------------------------ */
+/* The library's enums                                                      */
+/* ------------------------------------------------------------------------ */
+
+const char *
+cli_enum_nick (GType enum_type,
+               int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (enum_type);
+  GEnumValue *found = g_enum_get_value (klass, value);
+
+  /* Static: the library's enum classes are never unloaded. */
+  return found != NULL ? found->value_nick : NULL;
+}
+
+char *
+cli_enum_nicks_text (GType enum_type)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (enum_type);
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    {
+      if (i > 0)
+        g_string_append (text, i + 1 < klass->n_values ? ", " : " or ");
+      g_string_append (text, klass->values[i].value_nick);
+    }
+  return g_string_free (text, FALSE);
+}
+
+gboolean
+cli_enum_from_nick (GType        enum_type,
+                    const char  *option,
+                    const char  *nick,
+                    int         *out_value,
+                    GError     **error)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (enum_type);
+  GEnumValue *found = g_enum_get_value_by_nick (klass, nick);
+  g_autofree char *valid = NULL;
+
+  if (found != NULL)
+    {
+      *out_value = found->value;
+      return TRUE;
+    }
+
+  valid = cli_enum_nicks_text (enum_type);
+  cli_usage_error (error, "%s takes %s, not “%s”", option, valid, nick);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Languages                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* Stages are CommonJS scripts: an ES module (.mjs) does not run. */
 static const struct
 {
-  const char *tag;
-  const char *language;
-} language_tags[] = {
-  { "python", "python" },
-  { "python3", "python" },
-  { "py", "python" },
-  { "javascript", "javascript" },
-  { "js", "javascript" },
-  { "bash", "bash" },
-  { "sh", "bash" },
+  const char      *extension;
+  NixExecLanguage  language;
+} language_extensions[] = {
+  { ".py", NIX_EXEC_LANGUAGE_PYTHON },
+  { ".js", NIX_EXEC_LANGUAGE_JAVASCRIPT },
+  { ".cjs", NIX_EXEC_LANGUAGE_JAVASCRIPT },
+  { ".sh", NIX_EXEC_LANGUAGE_BASH },
+  { ".bash", NIX_EXEC_LANGUAGE_BASH },
 };
 
-const char *
-cli_language_from_tag (const char  *tag,
-                       GError     **error)
+static gboolean
+language_from_tag (const char       *tag,
+                   NixExecLanguage  *out_language,
+                   GError          **error)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (language_tags); i++)
+  g_autofree char *valid = NULL;
+
+  /* `py` is the command line's own shorthand (docs/cli.md). */
+  if (nix_exec_language_from_tag (g_ascii_strcasecmp (tag, "py") == 0 ? "python" : tag,
+                                  out_language, NULL))
+    return TRUE;
+
+  valid = cli_enum_nicks_text (NIX_EXEC_TYPE_LANGUAGE);
+  cli_usage_error (error, "Unknown language “%s”: use %s", tag, valid);
+  return FALSE;
+}
+
+static gboolean
+language_from_filename (const char       *filename,
+                        NixExecLanguage  *out_language,
+                        GError          **error)
+{
+  g_autofree char *basename = g_path_get_basename (filename);
+  g_autofree char *valid = NULL;
+  g_autoptr(GString) extensions = g_string_new (NULL);
+  const char *dot = strrchr (basename, '.');
+
+  for (guint i = 0; i < G_N_ELEMENTS (language_extensions); i++)
     {
-      if (g_ascii_strcasecmp (tag, language_tags[i].tag) == 0)
-        return language_tags[i].language;
+      if (dot != NULL && g_ascii_strcasecmp (dot, language_extensions[i].extension) == 0)
+        {
+          *out_language = language_extensions[i].language;
+          return TRUE;
+        }
+      g_string_append_printf (extensions, "%s%s", i > 0 ? ", " : "",
+                              language_extensions[i].extension);
     }
 
-  cli_usage_error (error, "Unknown language “%s”: use python, javascript or bash", tag);
-  return NULL;
+  valid = cli_enum_nicks_text (NIX_EXEC_TYPE_LANGUAGE);
+  cli_usage_error (error, "Cannot tell the language of “%s” from its name (%s): give --lang %s",
+                   filename, extensions->str, valid);
+  return FALSE;
+}
+
+gboolean
+cli_stage_language (const char       *tag,
+                    const char       *filename,
+                    NixExecLanguage  *out_language,
+                    GError          **error)
+{
+  if (tag != NULL)
+    return language_from_tag (tag, out_language, error);
+  return language_from_filename (filename, out_language, error);
 }
 
 const char *
-cli_language_from_filename (const char  *filename,
-                            GError     **error)
+cli_language_tag (NixExecLanguage language)
 {
-  static const struct
-  {
-    const char *extension;
-    const char *language;
-  } extensions[] = {
-    { ".py", "python" },
-    { ".js", "javascript" },
-    /* Stages are CommonJS scripts: an ES module (.mjs) does not run. */
-    { ".cjs", "javascript" },
-    { ".sh", "bash" },
-    { ".bash", "bash" },
-  };
-  g_autofree char *basename = g_path_get_basename (filename);
-  const char *dot = strrchr (basename, '.');
-
-  for (guint i = 0; dot != NULL && i < G_N_ELEMENTS (extensions); i++)
-    {
-      if (g_ascii_strcasecmp (dot, extensions[i].extension) == 0)
-        return extensions[i].language;
-    }
-
-  cli_usage_error (error, "Cannot tell the language of “%s” from its name (.py, .js, .cjs, .sh, "
-                   ".bash): give --lang python, javascript or bash", filename);
-  return NULL;
+  return cli_enum_nick (NIX_EXEC_TYPE_LANGUAGE, language);
 }
 
 char *
@@ -892,19 +960,21 @@ cli_register_all_languages (NixExecExecutor  *executor,
 {
   static const struct
   {
-    const char *id;
-    const char *language;
-    const char *code;
+    NixExecLanguage  language;
+    const char      *code;
   } stages[] = {
-    { "nixexec-warmup-python", "python", "def execute(input):\n    return input\n" },
-    { "nixexec-warmup-javascript", "javascript", "function execute(input) { return input; }\n" },
-    { "nixexec-warmup-bash", "bash", "execute() { printf '%s\\n' \"$1\"; }\n" },
+    { NIX_EXEC_LANGUAGE_PYTHON, "def execute(input):\n    return input\n" },
+    { NIX_EXEC_LANGUAGE_JAVASCRIPT, "function execute(input) { return input; }\n" },
+    { NIX_EXEC_LANGUAGE_BASH, "execute() { printf '%s\\n' \"$1\"; }\n" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
     {
-      if (!nix_exec_executor_register_with_effects (executor, stages[i].id, stages[i].code,
-                                                    stages[i].language, NULL, error))
+      const char *tag = cli_language_tag (stages[i].language);
+      g_autofree char *id = g_strdup_printf ("nixexec-warmup-%s", tag);
+
+      if (!nix_exec_executor_register_with_effects (executor, id, stages[i].code, tag, NULL,
+                                                    error))
         return FALSE;
     }
   return TRUE;

@@ -150,15 +150,15 @@ executor_for_files (NixExecConfig  *config,
   for (guint i = 0; files != NULL && files[i] != NULL; i++)
     {
       g_autofree char *code = NULL;
-      const char *language = cli_language_from_filename (files[i], error);
+      NixExecLanguage language;
 
-      if (language == NULL)
+      if (!cli_stage_language (NULL, files[i], &language, error))
         return NULL;
       code = cli_read_stage_file (files[i], error);
       if (code == NULL)
         return NULL;
-      if (!nix_exec_executor_register_with_effects (executor, files[i], code, language,
-                                                    NULL, error))
+      if (!nix_exec_executor_register_with_effects (executor, files[i], code,
+                                                    cli_language_tag (language), NULL, error))
         return NULL;
     }
   return g_steal_pointer (&executor);
@@ -362,7 +362,7 @@ run_stage (CliCommon   *common,
   g_autoptr(GAsyncResult) async_result = NULL;
   g_autofree char *code = NULL;
   g_autofree char *stage_id = NULL;
-  const char *language = NULL;
+  NixExecLanguage language = NIX_EXEC_LANGUAGE_PYTHON;
   guint files_len = files != NULL ? g_strv_length (files) : 0;
   guint64 number;
 
@@ -396,9 +396,7 @@ run_stage (CliCommon   *common,
                                                  : "Give one stage FILE to run");
           return FALSE;
         }
-      language = options->lang != NULL ? cli_language_from_tag (options->lang, error)
-                                       : cli_language_from_filename (files[0], error);
-      if (language == NULL)
+      if (!cli_stage_language (options->lang, files[0], &language, error))
         return FALSE;
       if (options->effects != NULL &&
           (effects = parse_effect_options (options->effects, error)) == NULL)
@@ -440,8 +438,8 @@ run_stage (CliCommon   *common,
     {
       executor = nix_exec_executor_new (config, error);
       if (executor == NULL ||
-          !nix_exec_executor_register_with_effects (executor, stage_id, code, language,
-                                                    effects, error))
+          !nix_exec_executor_register_with_effects (executor, stage_id, code,
+                                                    cli_language_tag (language), effects, error))
         return FALSE;
     }
 
@@ -876,7 +874,7 @@ add_stage (CliCommon   *common,
   g_autoptr(NixExecStage) stage = NULL;
   g_autofree char *code = NULL;
   g_autofree char *id = NULL;
-  const char *language;
+  NixExecLanguage language;
 
   if (options->store == NULL)
     {
@@ -889,9 +887,7 @@ add_stage (CliCommon   *common,
       return FALSE;
     }
 
-  language = options->lang != NULL ? cli_language_from_tag (options->lang, error)
-                                   : cli_language_from_filename (argv[1], error);
-  if (language == NULL)
+  if (!cli_stage_language (options->lang, argv[1], &language, error))
     return FALSE;
   if (options->effects != NULL &&
       (effects = parse_effect_options (options->effects, error)) == NULL)
@@ -911,7 +907,7 @@ add_stage (CliCommon   *common,
     }
 
   id = options->id != NULL ? g_strdup (options->id) : cli_stage_id_from_filename (argv[1]);
-  stage = nix_exec_stage_new (id, code, language, effects);
+  stage = nix_exec_stage_new (id, code, cli_language_tag (language), effects);
   if (options->name != NULL)
     nix_exec_stage_set_name (stage, options->name);
 
@@ -921,7 +917,8 @@ add_stage (CliCommon   *common,
   if (!nix_exec_file_store_add (store, stage, error))
     return FALSE;
 
-  cli_info (common, "added stage “%s” (%s) to %s", id, language, options->store);
+  cli_info (common, "added stage “%s” (%s) to %s", id, nix_exec_stage_get_language (stage),
+            options->store);
   if (common->json)
     {
       g_autoptr(JsonNode) node = stage_to_json (stage);
