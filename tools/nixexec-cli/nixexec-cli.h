@@ -119,6 +119,9 @@ char          *cli_stage_id_from_filename  (const char    *filename);
  * naming the valid effects. */
 NixExecEffectSet *cli_parse_effects        (const char    *text,
                                             GError       **error);
+/* The effects --effects takes, for messages and --help: "pure, …,
+ * fs-read=PATH, …", from the GEnumClass of NixExecEffectKind. */
+char          *cli_valid_effects_text      (void);
 /* The reverse, for listings: `network, fs-read=/p`. */
 char          *cli_format_effects          (NixExecEffectSet *effects);
 /* The list of entries of an effect set, as in its JSON form. */

@@ -279,8 +279,8 @@ result_to_json (NixExecResult *result)
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "runtime_source");
   json_builder_add_string_value (builder,
-                                 nix_exec_result_get_runtime_source (result) ==
-                                 NIX_EXEC_RUNTIME_SOURCE_HOST ? "host" : "nix");
+                                 cli_enum_nick (NIX_EXEC_TYPE_RUNTIME_SOURCE,
+                                                nix_exec_result_get_runtime_source (result)));
   json_builder_set_member_name (builder, "duration_us");
   json_builder_add_int_value (builder, nix_exec_result_get_duration (result));
   json_builder_set_member_name (builder, "exit_status");
@@ -487,6 +487,10 @@ command_run (CliCommon  *common,
              char      **argv)
 {
   RunOptions options = { 0, };
+  g_autofree char *valid_effects = cli_valid_effects_text ();
+  g_autofree char *effects_help =
+    g_strdup_printf ("The effects the stage declares, comma-separated: %s (default: unknown)",
+                     valid_effects);
   const GOptionEntry entries[] = {
     { "input", 'i', 0, G_OPTION_ARG_STRING, &options.input,
       "The input JSON (default: read from stdin; null when stdin is a terminal)", "JSON" },
@@ -494,9 +498,7 @@ command_run (CliCommon  *common,
       "The stage's language: python, javascript or bash (default: from FILE's extension)",
       "LANG" },
     { "effects", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &options.effects,
-      "The effects the stage declares, comma-separated: pure, fallible, network, "
-      "non-deterministic, process, fs-read=PATH, fs-write=PATH, llm=MODEL, cost=CENTS, "
-      "unknown (default: unknown)", "EFFECTS" },
+      effects_help, "EFFECTS" },
     { "id", 0, 0, G_OPTION_ARG_STRING, &options.id,
       "The stage's id (default: FILE's name without its extension)", "ID" },
     { "store", 's', 0, G_OPTION_ARG_FILENAME, &options.store,
