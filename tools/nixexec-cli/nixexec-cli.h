@@ -19,7 +19,7 @@ typedef enum {
   CLI_EXIT_NOT_FOUND = 3,     /* STAGE_NOT_FOUND, INVALID_STAGE */
   CLI_EXIT_TIMED_OUT = 4,     /* TIMED_OUT */
   CLI_EXIT_NIX = 5,           /* NIX_*, lock files, runtimes, the cache directory */
-  CLI_EXIT_ISOLATION = 6,     /* ISOLATION_UNAVAILABLE (reserved) */
+  CLI_EXIT_ISOLATION = 6,     /* ISOLATION_UNAVAILABLE */
   CLI_EXIT_CANCELLED = 130,   /* SIGINT or SIGTERM */
 } CliExit;
 
