@@ -953,11 +953,9 @@ stage_python_packages (NixExecStage  *stage,
                        GError       **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_auto(GStrv) pip_specs = NULL;
   GStrv packages;
 
-  packages = nix_exec_pydeps_resolve (nix_exec_stage_get_code (stage), NIX_EXEC_PYDEPS_FLAGS_NONE,
-                                      &pip_specs, &local_error);
+  packages = nix_exec_pydeps_resolve (nix_exec_stage_get_code (stage), &local_error);
   if (packages == NULL)
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
