@@ -749,13 +749,8 @@ add_effect (NixExecEffectSet  *effects,
       }
       break;
 
-    case NIX_EXEC_EFFECT_KIND_PURE:
-    case NIX_EXEC_EFFECT_KIND_FALLIBLE:
-    case NIX_EXEC_EFFECT_KIND_NETWORK:
-    case NIX_EXEC_EFFECT_KIND_NON_DETERMINISTIC:
-    case NIX_EXEC_EFFECT_KIND_PROCESS:
-    case NIX_EXEC_EFFECT_KIND_UNKNOWN:
     default:
+      /* The kinds without a value were added above. */
       g_assert_not_reached ();
     }
   return TRUE;
