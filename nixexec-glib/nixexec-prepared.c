@@ -79,9 +79,7 @@ prepare (NixExecPrepared  *self,
   self->not_a_stage = FALSE;
   if (self->language == NIX_EXEC_LANGUAGE_PYTHON)
     {
-      g_auto(GStrv) pip_specs = NULL;
-      g_auto(GStrv) packages = nix_exec_pydeps_resolve (code, NIX_EXEC_PYDEPS_FLAGS_NONE,
-                                                        &pip_specs, &local_error);
+      g_auto(GStrv) packages = nix_exec_pydeps_resolve (code, &local_error);
 
       if (packages == NULL)
         {

@@ -10,39 +10,22 @@ G_BEGIN_DECLS
  * expression of an interpreter that has it. See the top of nixexec-pydeps.c.
  */
 
-/*
- * NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP: `# requires:` may also name pip packages,
- *   as exactly `name==version`. Only for a configuration that allows pip
- *   explicitly; without the flag such an entry is an error.
- */
-typedef enum {
-  NIX_EXEC_PYDEPS_FLAGS_NONE      = 0,
-  NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP = 1 << 0,
-} NixExecPydepsFlags;
-
 GStrv        nix_exec_pydeps_scan_imports        (const char          *code);
 gboolean     nix_exec_pydeps_is_stdlib           (const char          *module);
 char        *nix_exec_pydeps_attr_for_import     (const char          *module);
 
 gboolean     nix_exec_pydeps_validate_attr       (const char          *attr,
                                                   GError             **error);
-gboolean     nix_exec_pydeps_validate_pip_spec   (const char          *spec,
-                                                  GError             **error);
 gboolean     nix_exec_pydeps_parse_requires      (const char          *code,
-                                                  NixExecPydepsFlags   flags,
                                                   GStrv               *out_attrs,
-                                                  GStrv               *out_pip_specs,
                                                   GError             **error);
 
 GStrv        nix_exec_pydeps_resolve             (const char          *code,
-                                                  NixExecPydepsFlags   flags,
-                                                  GStrv               *out_pip_specs,
                                                   GError             **error);
 
 char        *nix_exec_pydeps_nix_string          (const char          *text);
 char        *nix_exec_pydeps_nix_expression      (const char          *flake_ref,
                                                   const char          *system,
                                                   const char * const  *attrs);
-char        *nix_exec_pydeps_runtime_key         (const char * const  *attrs);
 
 G_END_DECLS

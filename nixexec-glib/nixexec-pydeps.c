@@ -42,10 +42,10 @@
  * are comments whose `#` is the first character of its line, outside any
  * string or bracket, anywhere in the file (a module docstring may come
  * first); "requires" is matched in any case. An indented or trailing
- * comment is not a `# requires:` line. Each entry is validated; with
- * NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP, an entry that is a pip requirement must
- * be exactly `name==version`, and an import of that distribution is left to
- * pip rather than mapped to an attribute.
+ * comment is not a `# requires:` line. Each entry is validated as an
+ * attribute name. Nothing is installed with pip: an entry that looks like a
+ * pip requirement (`name==1.2`, `name>=1`, a URL) is refused with a message
+ * that says so.
  */
 #include "config.h"
 
@@ -60,7 +60,6 @@
 #define MAX_NESTING 64
 
 #define MAX_ATTR_LENGTH 128
-#define MAX_PIP_SPEC_LENGTH 200
 
 /* sys.stdlib_module_names of CPython 3.11, sorted by strcmp(), made with
  *   python3 -c 'import sys; print(sorted(sys.stdlib_module_names))'
@@ -1046,123 +1045,8 @@ nix_exec_pydeps_validate_attr (const char  *attr,
   return FALSE;
 }
 
-static gboolean
-all_chars_in (const char *start,
-              const char *end,
-              const char *extra,
-              const char **out_bad)
-{
-  for (const char *p = start; p < end; p++)
-    {
-      if (!g_ascii_isalnum (*p) && strchr (extra, *p) == NULL)
-        {
-          *out_bad = p;
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-/**
- * nix_exec_pydeps_validate_pip_spec:
- * @spec: a pip requirement from a `# requires:` line
- * @error: return location for a %NIX_EXEC_ERROR_INVALID_STAGE error
- *
- * Checks that @spec is exactly `name==version`: the name a letter or digit,
- * then letters, digits, `.`, `_` and `-`, ending in a letter or digit; the
- * version a letter or digit, then letters, digits, `.`, `+`, `!` and `-`.
- * No spaces, URLs, extras, markers, wildcards or other operators.
- *
- * Returns: %TRUE if it is
- */
-gboolean
-nix_exec_pydeps_validate_pip_spec (const char  *spec,
-                                   GError     **error)
-{
-  g_autofree char *shown = NULL;
-  const char *reason = NULL;
-  const char *eq;
-  const char *bad = NULL;
-  const char *version;
-  gsize length;
-
-  g_return_val_if_fail (spec != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  length = strlen (spec);
-  eq = strstr (spec, "==");
-  version = eq != NULL ? eq + 2 : NULL;
-
-  if (length == 0)
-    reason = "it is empty";
-  else if (length > MAX_PIP_SPEC_LENGTH)
-    reason = "it is too long";
-  else if (strstr (spec, "://") != NULL || strchr (spec, '@') != NULL)
-    reason = "URLs and direct references are not accepted";
-  else if (strchr (spec, ';') != NULL)
-    reason = "environment markers are not accepted";
-  else if (strpbrk (spec, "[]") != NULL)
-    reason = "extras are not accepted";
-  else if (strpbrk (spec, " \t\r\n\f\v") != NULL)
-    reason = "it holds white space";
-  else if (eq == NULL && strpbrk (spec, "<>=!~") != NULL)
-    reason = "only an exact pin (name==version) is accepted";
-  else if (eq == NULL)
-    reason = "it is not pinned: write name==version";
-  else if (*version == '=')
-    reason = "only an exact pin (name==version) is accepted, not ===";
-  else if (strchr (spec, ',') != NULL || strpbrk (version, "<>=~") != NULL)
-    reason = "only one exact pin (name==version) is accepted";
-  else if (strchr (version, '*') != NULL)
-    reason = "wildcards are not accepted: pin an exact version";
-  else if (eq == spec)
-    reason = "the package name is missing";
-  else if (*version == '\0')
-    reason = "the version is missing";
-  else if (!g_ascii_isalnum (spec[0]) || !g_ascii_isalnum (eq[-1]) ||
-           !all_chars_in (spec, eq, "._-", &bad))
-    reason = "the name must start and end with a letter or digit and hold only "
-             "letters, digits, “.”, “_” and “-”";
-  else if (!g_ascii_isalnum (version[0]) ||
-           !all_chars_in (version, spec + length, ".+!-", &bad))
-    reason = "the version must start with a letter or digit and hold only "
-             "letters, digits, “.”, “+”, “!” and “-”";
-
-  if (reason == NULL)
-    return TRUE;
-
-  shown = printable (spec, MIN (length, 60));
-  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-               "“%s%s” is not an accepted pip requirement: %s",
-               shown, length > 60 ? "…" : "", reason);
-  return FALSE;
-}
-
 /* ---------------------------------------------------------------------- */
 /* `# requires:`                                                           */
-
-/* PEP 503: lower case, each run of - _ . one '-'. */
-static char *
-normalize_distribution_name (const char *name,
-                             gssize      length)
-{
-  GString *out = g_string_new (NULL);
-  const char *end = length < 0 ? name + strlen (name) : name + length;
-
-  for (const char *p = name; p < end; p++)
-    {
-      if (*p == '-' || *p == '_' || *p == '.')
-        {
-          if (out->len == 0 || out->str[out->len - 1] != '-')
-            g_string_append_c (out, '-');
-        }
-      else
-        {
-          g_string_append_c (out, g_ascii_tolower (*p));
-        }
-    }
-  return g_string_free (out, FALSE);
-}
 
 static guint
 line_number (const char *code,
@@ -1222,63 +1106,28 @@ add_unique (GPtrArray  *array,
   g_ptr_array_add (array, g_strdup (item));
 }
 
-static gboolean
-add_pip_spec (GPtrArray   *specs,
-              const char  *spec,
-              GError     **error)
-{
-  const char *eq = strstr (spec, "==");
-  g_autofree char *name = normalize_distribution_name (spec, eq - spec);
-
-  for (guint i = 0; i < specs->len; i++)
-    {
-      const char *other = g_ptr_array_index (specs, i);
-      const char *other_eq = strstr (other, "==");
-      g_autofree char *other_name = normalize_distribution_name (other, other_eq - other);
-
-      if (strcmp (name, other_name) != 0)
-        continue;
-      if (strcmp (eq + 2, other_eq + 2) == 0)
-        return TRUE;
-      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
-                   "The pip package “%s” is pinned to two versions, %s and %s",
-                   name, other_eq + 2, eq + 2);
-      return FALSE;
-    }
-
-  g_ptr_array_add (specs, g_strdup (spec));
-  return TRUE;
-}
-
 /**
  * nix_exec_pydeps_parse_requires:
  * @code: Python source
- * @flags: whether pip requirements are allowed
  * @out_attrs: (out) (optional) (transfer full): the python3Packages
  *   attributes named, in order, each once
- * @out_pip_specs: (out) (optional) (transfer full): the pip requirements
- *   (`name==version`) named; always empty without
- *   %NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP
  * @error: return location for a %NIX_EXEC_ERROR_INVALID_STAGE error
  *
  * Reads the `# requires: name, name2` lines of @code: comment lines whose
  * `#` is the first character of the line, outside strings and brackets,
  * anywhere in the file. Entries are separated by commas; empty entries are
- * skipped. Every entry must be a valid attribute name (or, with
- * %NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP, a valid pip requirement), or the whole
- * call fails.
+ * skipped. Every entry must be a valid attribute name, or the whole call
+ * fails; one that looks like a pip requirement fails with a message saying
+ * that pip is not supported.
  *
  * Returns: %TRUE on success
  */
 gboolean
-nix_exec_pydeps_parse_requires (const char          *code,
-                                NixExecPydepsFlags   flags,
-                                GStrv               *out_attrs,
-                                GStrv               *out_pip_specs,
-                                GError             **error)
+nix_exec_pydeps_parse_requires (const char  *code,
+                                GStrv       *out_attrs,
+                                GError     **error)
 {
   g_autoptr(GPtrArray) attrs = NULL;
-  g_autoptr(GPtrArray) pip_specs = NULL;
   Lexer lexer;
   Token token;
 
@@ -1286,7 +1135,6 @@ nix_exec_pydeps_parse_requires (const char          *code,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   attrs = g_ptr_array_new_with_free_func (g_free);
-  pip_specs = g_ptr_array_new_with_free_func (g_free);
 
   lexer_init (&lexer, code, TRUE);
   for (lexer_next (&lexer, &token); token.kind != TOKEN_END; lexer_next (&lexer, &token))
@@ -1308,29 +1156,25 @@ nix_exec_pydeps_parse_requires (const char          *code,
         {
           g_autoptr(GError) local_error = NULL;
           const char *entry = g_strstrip (entries[i]);
-          gboolean pip = looks_like_pip (entry);
 
           if (*entry == '\0')
             continue;
 
-          if (pip && (flags & NIX_EXEC_PYDEPS_FLAGS_ALLOW_PIP) == 0)
+          if (looks_like_pip (entry))
             {
               g_autofree char *shown = printable (entry, -1);
 
               g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STAGE,
                            "Line %u of the stage: “%s” in “# requires:” looks like a "
-                           "pip requirement, and pip is not enabled in the configuration; "
-                           "name python3Packages attributes instead",
+                           "pip requirement, and pip is not supported: name the nixpkgs "
+                           "python3Packages attribute instead (such as “requests”)",
                            line_number (code, token.start), shown);
               return FALSE;
             }
 
-          if (pip ? nix_exec_pydeps_validate_pip_spec (entry, &local_error) &&
-                    add_pip_spec (pip_specs, entry, &local_error)
-                  : nix_exec_pydeps_validate_attr (entry, &local_error))
+          if (nix_exec_pydeps_validate_attr (entry, &local_error))
             {
-              if (!pip)
-                add_unique (attrs, entry);
+              add_unique (attrs, entry);
               continue;
             }
 
@@ -1345,11 +1189,6 @@ nix_exec_pydeps_parse_requires (const char          *code,
     {
       g_ptr_array_add (attrs, NULL);
       *out_attrs = (GStrv) g_ptr_array_free (g_steal_pointer (&attrs), FALSE);
-    }
-  if (out_pip_specs != NULL)
-    {
-      g_ptr_array_add (pip_specs, NULL);
-      *out_pip_specs = (GStrv) g_ptr_array_free (g_steal_pointer (&pip_specs), FALSE);
     }
   return TRUE;
 }
@@ -1379,55 +1218,29 @@ sorted_unique (const char * const *strv)
   return (GStrv) g_ptr_array_free (out, FALSE);
 }
 
-static gboolean
-provided_by_pip (const char * const *pip_specs,
-                 const char         *module,
-                 const char         *attr)
-{
-  g_autofree char *module_name = normalize_distribution_name (module, -1);
-  g_autofree char *attr_name = normalize_distribution_name (attr, -1);
-
-  for (guint i = 0; pip_specs[i] != NULL; i++)
-    {
-      const char *eq = strstr (pip_specs[i], "==");
-      g_autofree char *name = normalize_distribution_name (pip_specs[i], eq - pip_specs[i]);
-
-      if (strcmp (name, module_name) == 0 || strcmp (name, attr_name) == 0)
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /**
  * nix_exec_pydeps_resolve:
  * @code: Python source
- * @flags: whether pip requirements are allowed
- * @out_pip_specs: (out) (optional) (transfer full): the pip requirements of
- *   `# requires:` lines
  * @error: return location for a %NIX_EXEC_ERROR_INVALID_STAGE error
  *
  * The python3Packages attributes a stage needs: those its imports map to
- * and those its `# requires:` lines name, sorted, each once. An import of a
- * distribution that a pip requirement installs is left to pip.
+ * and those its `# requires:` lines name, sorted, each once.
  *
  * Returns: (transfer full) (nullable): the attributes, possibly none, or
  *   %NULL on error
  */
 GStrv
-nix_exec_pydeps_resolve (const char          *code,
-                         NixExecPydepsFlags   flags,
-                         GStrv               *out_pip_specs,
-                         GError             **error)
+nix_exec_pydeps_resolve (const char  *code,
+                         GError     **error)
 {
   g_auto(GStrv) required = NULL;
-  g_auto(GStrv) pip_specs = NULL;
   g_auto(GStrv) imports = NULL;
   g_autoptr(GPtrArray) attrs = g_ptr_array_new_with_free_func (g_free);
 
   g_return_val_if_fail (code != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!nix_exec_pydeps_parse_requires (code, flags, &required, &pip_specs, error))
+  if (!nix_exec_pydeps_parse_requires (code, &required, error))
     return NULL;
 
   for (guint i = 0; required[i] != NULL; i++)
@@ -1438,14 +1251,11 @@ nix_exec_pydeps_resolve (const char          *code,
     {
       g_autofree char *attr = nix_exec_pydeps_attr_for_import (imports[i]);
 
-      if (attr == NULL || provided_by_pip ((const char * const *) pip_specs, imports[i], attr))
+      if (attr == NULL)
         continue;
       g_ptr_array_add (attrs, g_steal_pointer (&attr));
     }
   g_ptr_array_add (attrs, NULL);
-
-  if (out_pip_specs != NULL)
-    *out_pip_specs = g_steal_pointer (&pip_specs);
 
   return sorted_unique ((const char * const *) attrs->pdata);
 }
@@ -1580,36 +1390,4 @@ nix_exec_pydeps_nix_expression (const char         *flake_ref,
     }
   g_string_append (expr, " ])");
   return g_string_free (expr, FALSE);
-}
-
-/**
- * nix_exec_pydeps_runtime_key:
- * @attrs: (array zero-terminated=1): python3Packages attributes
- *
- * A name for the runtime of @attrs, the same for any order and repetition of
- * the same set, for caches and garbage-collector roots: `python3-with-`
- * and 16 hexadecimal digits. It covers the package set only; like the plain
- * runtimes' roots, a caller that may see several flakes adds the flake.
- *
- * Returns: (transfer full): the key
- */
-char *
-nix_exec_pydeps_runtime_key (const char * const *attrs)
-{
-  g_auto(GStrv) sorted = sorted_unique (attrs);
-  g_autoptr(GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  g_autofree char *digest = NULL;
-  static const char version[] = "nixexec-pydeps 1\n";
-
-  g_checksum_update (checksum, (const guchar *) version, strlen (version));
-  for (guint i = 0; sorted[i] != NULL; i++)
-    {
-      /* With its NUL, so that the joining is unambiguous. */
-      g_checksum_update (checksum, (const guchar *) sorted[i], strlen (sorted[i]) + 1);
-    }
-  digest = g_strndup (g_checksum_get_string (checksum), 16);
-
-  return g_strdup_printf ("%s-with-%s",
-                          nix_exec_language_runtime_attr (NIX_EXEC_LANGUAGE_PYTHON),
-                          digest);
 }

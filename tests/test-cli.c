@@ -916,6 +916,134 @@ test_doctor (Fixture       *fixture,
   g_assert_nonnull (strstr (text.out, "python3"));
 }
 
+/* A config with what the CLI adds under NIXEXEC_OFFLINE=1 that bears on
+ * isolation: the host directories it binds for the bundled flake, then
+ * @ro_bind, if not NULL, as --ro-bind gives it. */
+static NixExecConfig *
+offline_config (NixExecIsolation  isolation,
+                const char       *ro_bind)
+{
+  const char * const binds[] = { "/usr", "/bin", "/lib", "/lib64", ro_bind, NULL };
+  NixExecConfig *config = nix_exec_config_new ();
+
+  nix_exec_config_set_extra_ro_binds (config, binds);
+  nix_exec_config_set_isolation (config, isolation);
+  return config;
+}
+
+/* The bwrap check of `nixexec doctor --json OPTION VALUE` (none if NULL),
+ * which exits with @status. */
+static JsonObject *
+doctor_bwrap_check (Fixture    *fixture,
+                    const char *option,
+                    const char *value,
+                    int         status)
+{
+  g_auto(Run) run = { 0, };
+  g_autoptr(JsonObject) report = NULL;
+  JsonObject *check;
+
+  if (option != NULL)
+    run_cli (fixture, &run, NULL, "doctor", "--json", option, value, NULL);
+  else
+    run_cli (fixture, &run, NULL, "doctor", "--json", NULL);
+  g_assert_cmpint (run.status, ==, status);
+  report = parse_object (run.out);
+  g_assert_true (json_object_get_boolean_member (report, "ok") == (status == 0));
+  check = json_object_get_object_member (report, "bwrap");
+  g_assert_nonnull (check);
+  g_assert_true (json_object_has_member (check, "path"));
+  return json_object_ref (check);
+}
+
+static void
+test_doctor_isolation (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  const char *home = g_get_home_dir ();
+  g_autoptr(NixExecConfig) none_config = offline_config (NIX_EXEC_ISOLATION_NONE, NULL);
+  g_autoptr(NixExecConfig) bwrap_config = offline_config (NIX_EXEC_ISOLATION_BWRAP, NULL);
+  g_autoptr(NixExecConfig) home_config = offline_config (NIX_EXEC_ISOLATION_AUTO, home);
+  g_autoptr(NixExecExecutor) none = NULL;
+  g_autoptr(NixExecExecutor) bwrap = NULL;
+  g_autoptr(NixExecExecutor) home_executor = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) home_error = NULL;
+  g_autoptr(JsonObject) check = NULL;
+
+  /* --isolate none: not isolated, for the library's reason, and that does
+   * not stop stages from running. */
+  none = nix_exec_executor_new (none_config, &error);
+  g_assert_no_error (error);
+  g_assert_false (nix_exec_executor_get_isolation_active (none));
+  g_assert_nonnull (nix_exec_executor_get_isolation_reason (none));
+
+  check = doctor_bwrap_check (fixture, "--isolate", "none", 0);
+  g_assert_false (json_object_get_boolean_member (check, "ok"));
+  g_assert_false (json_object_get_boolean_member (check, "isolation_active"));
+  g_assert_false (json_object_get_boolean_member (check, "required"));
+  g_assert_cmpstr (json_object_get_string_member (check, "isolation_reason"), ==,
+                   nix_exec_executor_get_isolation_reason (none));
+  g_assert_nonnull (strstr (json_object_get_string_member (check, "reason"),
+                            nix_exec_executor_get_isolation_reason (none)));
+  g_clear_pointer (&check, json_object_unref);
+
+  /* By default, and with --isolate bwrap, what the library decides on this
+   * machine: with BWRAP it builds an executor exactly when the sandbox
+   * works here. (A BWRAP config says so by an error, where AUTO would log
+   * a warning, fatal in a test.) */
+  bwrap = nix_exec_executor_new (bwrap_config, &error);
+  if (bwrap != NULL)
+    {
+      g_assert_true (nix_exec_executor_get_isolation_active (bwrap));
+
+      check = doctor_bwrap_check (fixture, NULL, NULL, 0);
+      g_assert_true (json_object_get_boolean_member (check, "ok"));
+      g_assert_true (json_object_get_boolean_member (check, "isolation_active"));
+      g_assert_true (json_object_get_null_member (check, "isolation_reason"));
+      g_assert_cmpstr (json_object_get_string_member (check, "detail"), ==,
+                       "stages run in a bubblewrap sandbox");
+      g_clear_pointer (&check, json_object_unref);
+
+      check = doctor_bwrap_check (fixture, "--isolate", "bwrap", 0);
+      g_assert_true (json_object_get_boolean_member (check, "isolation_active"));
+      g_assert_true (json_object_get_boolean_member (check, "required"));
+    }
+  else
+    {
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE);
+
+      check = doctor_bwrap_check (fixture, NULL, NULL, 0);
+      g_assert_false (json_object_get_boolean_member (check, "ok"));
+      g_assert_false (json_object_get_boolean_member (check, "isolation_active"));
+      g_assert_nonnull (strstr (error->message,
+                                json_object_get_string_member (check, "isolation_reason")));
+      g_clear_pointer (&check, json_object_unref);
+
+      /* Required, it matters: the library's own error, exit 6. */
+      check = doctor_bwrap_check (fixture, "--isolate", "bwrap", 6);
+      g_assert_false (json_object_get_boolean_member (check, "ok"));
+      g_assert_true (json_object_get_boolean_member (check, "required"));
+      g_assert_cmpstr (json_object_get_string_member (check, "reason"), ==, error->message);
+      g_clear_pointer (&check, json_object_unref);
+    }
+
+  /* A --ro-bind of the home directory, which the sandbox refuses on any
+   * machine: the library builds no executor, and the doctor fails the
+   * check with its error, exit 6. */
+  home_executor = nix_exec_executor_new (home_config, &home_error);
+  g_assert_null (home_executor);
+  g_assert_error (home_error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE);
+
+  check = doctor_bwrap_check (fixture, "--ro-bind", home, 6);
+  g_assert_false (json_object_get_boolean_member (check, "ok"));
+  g_assert_false (json_object_get_boolean_member (check, "isolation_active"));
+  g_assert_false (json_object_get_boolean_member (check, "required"));
+  g_assert_cmpstr (json_object_get_string_member (check, "reason"), ==, home_error->message);
+  g_assert_cmpstr (json_object_get_string_member (check, "isolation_reason"), ==,
+                   home_error->message);
+}
+
 static void
 test_doctor_failing (Fixture       *fixture,
                      gconstpointer  user_data)
@@ -961,6 +1089,7 @@ main (int   argc,
   ADD ("lock", test_lock);
   ADD ("doctor", test_doctor);
   ADD ("doctor/failing", test_doctor_failing);
+  ADD ("doctor/isolation", test_doctor_isolation);
 
 #undef ADD
 

@@ -114,18 +114,8 @@ on_isolate (const char  *option_name,
 {
   CliCommon *common = data;
 
-  if (g_str_equal (value, "none"))
-    common->isolation = NIX_EXEC_ISOLATION_NONE;
-  else if (g_str_equal (value, "auto"))
-    common->isolation = NIX_EXEC_ISOLATION_AUTO;
-  else if (g_str_equal (value, "bwrap"))
-    common->isolation = NIX_EXEC_ISOLATION_BWRAP;
-  else
-    {
-      cli_usage_error (error, "--isolate takes auto, bwrap or none, not “%s”", value);
-      return FALSE;
-    }
-  return TRUE;
+  return cli_enum_from_nick (NIX_EXEC_TYPE_ISOLATION, option_name, value, &common->isolation,
+                             error);
 }
 
 static gboolean
@@ -457,65 +447,133 @@ cli_info (CliCommon  *common,
 }
 
 /* ------------------------------------------------------------------------ */
+/* The library's enums                                                      */
+/* ------------------------------------------------------------------------ */
+
+const char *
+cli_enum_nick (GType enum_type,
+               int   value)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (enum_type);
+  GEnumValue *found = g_enum_get_value (klass, value);
+
+  /* Static: the library's enum classes are never unloaded. */
+  return found != NULL ? found->value_nick : NULL;
+}
+
+char *
+cli_enum_nicks_text (GType enum_type)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (enum_type);
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    {
+      if (i > 0)
+        g_string_append (text, i + 1 < klass->n_values ? ", " : " or ");
+      g_string_append (text, klass->values[i].value_nick);
+    }
+  return g_string_free (text, FALSE);
+}
+
+gboolean
+cli_enum_from_nick (GType        enum_type,
+                    const char  *option,
+                    const char  *nick,
+                    int         *out_value,
+                    GError     **error)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (enum_type);
+  GEnumValue *found = g_enum_get_value_by_nick (klass, nick);
+  g_autofree char *valid = NULL;
+
+  if (found != NULL)
+    {
+      *out_value = found->value;
+      return TRUE;
+    }
+
+  valid = cli_enum_nicks_text (enum_type);
+  cli_usage_error (error, "%s takes %s, not “%s”", option, valid, nick);
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Languages                                                                */
 /* ------------------------------------------------------------------------ */
 
+/* Stages are CommonJS scripts: an ES module (.mjs) does not run. */
 static const struct
 {
-  const char *tag;
-  const char *language;
-} language_tags[] = {
-  { "python", "python" },
-  { "python3", "python" },
-  { "py", "python" },
-  { "javascript", "javascript" },
-  { "js", "javascript" },
-  { "bash", "bash" },
-  { "sh", "bash" },
+  const char      *extension;
+  NixExecLanguage  language;
+} language_extensions[] = {
+  { ".py", NIX_EXEC_LANGUAGE_PYTHON },
+  { ".js", NIX_EXEC_LANGUAGE_JAVASCRIPT },
+  { ".cjs", NIX_EXEC_LANGUAGE_JAVASCRIPT },
+  { ".sh", NIX_EXEC_LANGUAGE_BASH },
+  { ".bash", NIX_EXEC_LANGUAGE_BASH },
 };
 
-const char *
-cli_language_from_tag (const char  *tag,
-                       GError     **error)
+static gboolean
+language_from_tag (const char       *tag,
+                   NixExecLanguage  *out_language,
+                   GError          **error)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (language_tags); i++)
+  g_autofree char *valid = NULL;
+
+  /* `py` is the command line's own shorthand (docs/cli.md). */
+  if (nix_exec_language_from_tag (g_ascii_strcasecmp (tag, "py") == 0 ? "python" : tag,
+                                  out_language, NULL))
+    return TRUE;
+
+  valid = cli_enum_nicks_text (NIX_EXEC_TYPE_LANGUAGE);
+  cli_usage_error (error, "Unknown language “%s”: use %s", tag, valid);
+  return FALSE;
+}
+
+static gboolean
+language_from_filename (const char       *filename,
+                        NixExecLanguage  *out_language,
+                        GError          **error)
+{
+  g_autofree char *basename = g_path_get_basename (filename);
+  g_autofree char *valid = NULL;
+  g_autoptr(GString) extensions = g_string_new (NULL);
+  const char *dot = strrchr (basename, '.');
+
+  for (guint i = 0; i < G_N_ELEMENTS (language_extensions); i++)
     {
-      if (g_ascii_strcasecmp (tag, language_tags[i].tag) == 0)
-        return language_tags[i].language;
+      if (dot != NULL && g_ascii_strcasecmp (dot, language_extensions[i].extension) == 0)
+        {
+          *out_language = language_extensions[i].language;
+          return TRUE;
+        }
+      g_string_append_printf (extensions, "%s%s", i > 0 ? ", " : "",
+                              language_extensions[i].extension);
     }
 
-  cli_usage_error (error, "Unknown language “%s”: use python, javascript or bash", tag);
-  return NULL;
+  valid = cli_enum_nicks_text (NIX_EXEC_TYPE_LANGUAGE);
+  cli_usage_error (error, "Cannot tell the language of “%s” from its name (%s): give --lang %s",
+                   filename, extensions->str, valid);
+  return FALSE;
+}
+
+gboolean
+cli_stage_language (const char       *tag,
+                    const char       *filename,
+                    NixExecLanguage  *out_language,
+                    GError          **error)
+{
+  if (tag != NULL)
+    return language_from_tag (tag, out_language, error);
+  return language_from_filename (filename, out_language, error);
 }
 
 const char *
-cli_language_from_filename (const char  *filename,
-                            GError     **error)
+cli_language_tag (NixExecLanguage language)
 {
-  static const struct
-  {
-    const char *extension;
-    const char *language;
-  } extensions[] = {
-    { ".py", "python" },
-    { ".js", "javascript" },
-    /* Stages are CommonJS scripts: an ES module (.mjs) does not run. */
-    { ".cjs", "javascript" },
-    { ".sh", "bash" },
-    { ".bash", "bash" },
-  };
-  g_autofree char *basename = g_path_get_basename (filename);
-  const char *dot = strrchr (basename, '.');
-
-  for (guint i = 0; dot != NULL && i < G_N_ELEMENTS (extensions); i++)
-    {
-      if (g_ascii_strcasecmp (dot, extensions[i].extension) == 0)
-        return extensions[i].language;
-    }
-
-  cli_usage_error (error, "Cannot tell the language of “%s” from its name (.py, .js, .cjs, .sh, "
-                   ".bash): give --lang python, javascript or bash", filename);
-  return NULL;
+  return cli_enum_nick (NIX_EXEC_TYPE_LANGUAGE, language);
 }
 
 char *
@@ -535,48 +593,47 @@ cli_stage_id_from_filename (const char *filename)
 /* Effects                                                                  */
 /* ------------------------------------------------------------------------ */
 
-typedef enum {
-  PAYLOAD_NONE,
-  PAYLOAD_PATH,
-  PAYLOAD_MODEL,
-  PAYLOAD_CENTS,
-} Payload;
-
+/* The kinds of effect that take a value; the others, of the GEnumClass of
+ * NixExecEffectKind, take none. */
 static const struct
 {
-  const char        *name;       /* as written on the command line */
-  const char        *json_name;  /* as in the JSON form */
   NixExecEffectKind  kind;
-  Payload            payload;
-} effect_names[] = {
-  { "pure", "Pure", NIX_EXEC_EFFECT_KIND_PURE, PAYLOAD_NONE },
-  { "fallible", "Fallible", NIX_EXEC_EFFECT_KIND_FALLIBLE, PAYLOAD_NONE },
-  { "network", "Network", NIX_EXEC_EFFECT_KIND_NETWORK, PAYLOAD_NONE },
-  { "non-deterministic", "NonDeterministic", NIX_EXEC_EFFECT_KIND_NON_DETERMINISTIC, PAYLOAD_NONE },
-  { "process", "Process", NIX_EXEC_EFFECT_KIND_PROCESS, PAYLOAD_NONE },
-  { "fs-read", "FsRead", NIX_EXEC_EFFECT_KIND_FS_READ, PAYLOAD_PATH },
-  { "fs-write", "FsWrite", NIX_EXEC_EFFECT_KIND_FS_WRITE, PAYLOAD_PATH },
-  { "llm", "Llm", NIX_EXEC_EFFECT_KIND_LLM, PAYLOAD_MODEL },
-  { "cost", "Cost", NIX_EXEC_EFFECT_KIND_COST, PAYLOAD_CENTS },
-  { "unknown", "Unknown", NIX_EXEC_EFFECT_KIND_UNKNOWN, PAYLOAD_NONE },
+  const char        *placeholder;  /* in messages and --help */
+  const char        *json_member;  /* the value's member in the JSON form */
+} effect_values[] = {
+  { NIX_EXEC_EFFECT_KIND_FS_READ, "PATH", "path" },
+  { NIX_EXEC_EFFECT_KIND_FS_WRITE, "PATH", "path" },
+  { NIX_EXEC_EFFECT_KIND_LLM, "MODEL", "model" },
+  { NIX_EXEC_EFFECT_KIND_COST, "CENTS", "cents" },
 };
 
-static const char *payload_placeholders[] = { "", "PATH", "MODEL", "CENTS" };
-
-static char *
-valid_effects_text (void)
+/* The index in effect_values[] of @kind, or -1 when it takes no value. */
+static int
+effect_value_index (NixExecEffectKind kind)
 {
-  g_autoptr(GString) text = g_string_new (NULL);
-
-  for (guint i = 0; i < G_N_ELEMENTS (effect_names); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (effect_values); i++)
     {
-      if (i > 0)
-        g_string_append (text, ", ");
-      g_string_append (text, effect_names[i].name);
-      if (effect_names[i].payload != PAYLOAD_NONE)
-        g_string_append_printf (text, "=%s", payload_placeholders[effect_names[i].payload]);
+      if (effect_values[i].kind == kind)
+        return (int) i;
     }
-  return g_string_free (g_steal_pointer (&text), FALSE);
+  return -1;
+}
+
+char *
+cli_valid_effects_text (void)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (NIX_EXEC_TYPE_EFFECT_KIND);
+  GString *text = g_string_new (NULL);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    {
+      int value = effect_value_index (klass->values[i].value);
+
+      g_string_append_printf (text, "%s%s", i > 0 ? ", " : "", klass->values[i].value_nick);
+      if (value >= 0)
+        g_string_append_printf (text, "=%s", effect_values[value].placeholder);
+    }
+  return g_string_free (text, FALSE);
 }
 
 /* `fs-read`, `FsRead`, `fs_read` and `fsread` are one name. */
@@ -586,12 +643,37 @@ normalize_effect_name (const char *name,
 {
   GString *normal = g_string_new (NULL);
 
-  for (gssize i = 0; i < length; i++)
+  for (gssize i = 0; length < 0 ? name[i] != '\0' : i < length; i++)
     {
       if (name[i] != '-' && name[i] != '_')
         g_string_append_c (normal, g_ascii_tolower (name[i]));
     }
   return g_string_free (normal, FALSE);
+}
+
+/* The kind of effect @name (@length bytes, or up to its NUL when -1) means:
+ * a nick of NixExecEffectKind, or a name of the JSON form (`FsRead`), as
+ * normalize_effect_name() reads them. Returns its nick, static, or NULL. */
+static const char *
+effect_kind_from_name (const char        *name,
+                       gssize             length,
+                       NixExecEffectKind *out_kind)
+{
+  g_autoptr(GEnumClass) klass = g_type_class_ref (NIX_EXEC_TYPE_EFFECT_KIND);
+  g_autofree char *wanted = normalize_effect_name (name, length);
+
+  for (guint i = 0; i < klass->n_values; i++)
+    {
+      g_autofree char *known = normalize_effect_name (klass->values[i].value_nick, -1);
+
+      if (g_str_equal (wanted, known))
+        {
+          *out_kind = klass->values[i].value;
+          /* Static: the library's enum classes are never unloaded. */
+          return klass->values[i].value_nick;
+        }
+    }
+  return NULL;
 }
 
 static gboolean
@@ -601,83 +683,77 @@ add_effect (NixExecEffectSet  *effects,
 {
   const char *eq = strchr (item, '=');
   gssize name_length = eq != NULL ? eq - item : (gssize) strlen (item);
-  g_autofree char *name = normalize_effect_name (item, name_length);
   const char *value = eq != NULL ? eq + 1 : NULL;
+  NixExecEffectKind kind;
+  const char *nick = effect_kind_from_name (item, name_length, &kind);
+  int takes;
 
-  for (guint i = 0; i < G_N_ELEMENTS (effect_names); i++)
+  if (nick == NULL)
     {
-      g_autofree char *known = normalize_effect_name (effect_names[i].name,
-                                                      strlen (effect_names[i].name));
+      g_autofree char *valid = cli_valid_effects_text ();
+      g_autofree char *shown = g_strndup (item, name_length);
 
-      if (!g_str_equal (name, known))
-        continue;
+      cli_usage_error (error, "Unknown effect “%s”; the effects are: %s", shown, valid);
+      return FALSE;
+    }
 
-      if (effect_names[i].payload == PAYLOAD_NONE)
+  takes = effect_value_index (kind);
+  if (takes < 0)
+    {
+      if (value != NULL)
         {
-          if (value != NULL)
-            {
-              cli_usage_error (error, "The effect “%s” takes no value (in “%s”)",
-                               effect_names[i].name, item);
-              return FALSE;
-            }
-          nix_exec_effect_set_add (effects, effect_names[i].kind);
-          return TRUE;
-        }
-
-      if (value == NULL || *value == '\0')
-        {
-          cli_usage_error (error, "The effect “%s” needs a value: %s=%s",
-                           effect_names[i].name, effect_names[i].name,
-                           payload_placeholders[effect_names[i].payload]);
+          cli_usage_error (error, "The effect “%s” takes no value (in “%s”)", nick, item);
           return FALSE;
         }
-
-      switch (effect_names[i].payload)
-        {
-        case PAYLOAD_PATH:
-          {
-            /* Relative to where the command runs, as any path given on a
-             * command line. */
-            g_autofree char *path = g_canonicalize_filename (value, NULL);
-
-            if (effect_names[i].kind == NIX_EXEC_EFFECT_KIND_FS_READ)
-              nix_exec_effect_set_add_fs_read (effects, path);
-            else
-              nix_exec_effect_set_add_fs_write (effects, path);
-          }
-          break;
-
-        case PAYLOAD_MODEL:
-          nix_exec_effect_set_add_llm (effects, value);
-          break;
-
-        case PAYLOAD_CENTS:
-          {
-            guint64 cents;
-
-            if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &cents, NULL))
-              {
-                cli_usage_error (error, "The cost “%s” is not a whole number of cents", value);
-                return FALSE;
-              }
-            nix_exec_effect_set_add_cost (effects, cents);
-          }
-          break;
-
-        case PAYLOAD_NONE:
-        default:
-          g_assert_not_reached ();
-        }
+      nix_exec_effect_set_add (effects, kind);
       return TRUE;
     }
 
-  {
-    g_autofree char *valid = valid_effects_text ();
-    g_autofree char *shown = g_strndup (item, name_length);
+  if (value == NULL || *value == '\0')
+    {
+      cli_usage_error (error, "The effect “%s” needs a value: %s=%s", nick, nick,
+                       effect_values[takes].placeholder);
+      return FALSE;
+    }
 
-    cli_usage_error (error, "Unknown effect “%s”; the effects are: %s", shown, valid);
-  }
-  return FALSE;
+  switch (kind)
+    {
+    case NIX_EXEC_EFFECT_KIND_FS_READ:
+    case NIX_EXEC_EFFECT_KIND_FS_WRITE:
+      {
+        /* Relative to where the command runs, as any path given on a
+         * command line. */
+        g_autofree char *path = g_canonicalize_filename (value, NULL);
+
+        if (kind == NIX_EXEC_EFFECT_KIND_FS_READ)
+          nix_exec_effect_set_add_fs_read (effects, path);
+        else
+          nix_exec_effect_set_add_fs_write (effects, path);
+      }
+      break;
+
+    case NIX_EXEC_EFFECT_KIND_LLM:
+      nix_exec_effect_set_add_llm (effects, value);
+      break;
+
+    case NIX_EXEC_EFFECT_KIND_COST:
+      {
+        guint64 cents;
+
+        if (!g_ascii_string_to_unsigned (value, 10, 0, G_MAXUINT64, &cents, NULL))
+          {
+            cli_usage_error (error, "The cost “%s” is not a whole number of cents", value);
+            return FALSE;
+          }
+        nix_exec_effect_set_add_cost (effects, cents);
+      }
+      break;
+
+    default:
+      /* The kinds without a value were added above. */
+      g_assert_not_reached ();
+    }
+  return TRUE;
 }
 
 NixExecEffectSet *
@@ -695,7 +771,7 @@ cli_parse_effects (const char  *text,
 
       if (*item == '\0')
         {
-          g_autofree char *valid = valid_effects_text ();
+          g_autofree char *valid = cli_valid_effects_text ();
 
           cli_usage_error (error, "An empty effect in --effects “%s”; the effects are: %s",
                            text, valid);
@@ -728,41 +804,28 @@ cli_format_effects (NixExecEffectSet *effects)
     {
       JsonObject *entry = json_array_get_object_element (entries, i);
       const char *json_name = json_object_get_string_member_with_default (entry, "effect", "?");
-      guint known;
+      NixExecEffectKind kind;
+      const char *nick = effect_kind_from_name (json_name, -1, &kind);
+      JsonNode *value;
+      int takes;
 
       if (i > 0)
         g_string_append (text, ",");
-
-      for (known = 0; known < G_N_ELEMENTS (effect_names); known++)
-        {
-          if (g_str_equal (json_name, effect_names[known].json_name))
-            break;
-        }
-      if (known == G_N_ELEMENTS (effect_names))
+      if (nick == NULL)
         {
           g_string_append (text, json_name);
           continue;
         }
 
-      g_string_append (text, effect_names[known].name);
-      switch (effect_names[known].payload)
-        {
-        case PAYLOAD_PATH:
-          g_string_append_printf (text, "=%s",
-                                  json_object_get_string_member_with_default (entry, "path", ""));
-          break;
-        case PAYLOAD_MODEL:
-          g_string_append_printf (text, "=%s",
-                                  json_object_get_string_member_with_default (entry, "model", ""));
-          break;
-        case PAYLOAD_CENTS:
-          g_string_append_printf (text, "=%" G_GINT64_FORMAT,
-                                  json_object_get_int_member_with_default (entry, "cents", 0));
-          break;
-        case PAYLOAD_NONE:
-        default:
-          break;
-        }
+      g_string_append (text, nick);
+      takes = effect_value_index (kind);
+      value = takes >= 0 ? json_object_get_member (entry, effect_values[takes].json_member) : NULL;
+      if (value == NULL || !JSON_NODE_HOLDS_VALUE (value))
+        continue;
+      if (json_node_get_value_type (value) == G_TYPE_INT64)
+        g_string_append_printf (text, "=%" G_GINT64_FORMAT, json_node_get_int (value));
+      else
+        g_string_append_printf (text, "=%s", json_node_get_string (value));
     }
 
   return g_string_free (g_steal_pointer (&text), FALSE);
@@ -892,19 +955,21 @@ cli_register_all_languages (NixExecExecutor  *executor,
 {
   static const struct
   {
-    const char *id;
-    const char *language;
-    const char *code;
+    NixExecLanguage  language;
+    const char      *code;
   } stages[] = {
-    { "nixexec-warmup-python", "python", "def execute(input):\n    return input\n" },
-    { "nixexec-warmup-javascript", "javascript", "function execute(input) { return input; }\n" },
-    { "nixexec-warmup-bash", "bash", "execute() { printf '%s\\n' \"$1\"; }\n" },
+    { NIX_EXEC_LANGUAGE_PYTHON, "def execute(input):\n    return input\n" },
+    { NIX_EXEC_LANGUAGE_JAVASCRIPT, "function execute(input) { return input; }\n" },
+    { NIX_EXEC_LANGUAGE_BASH, "execute() { printf '%s\\n' \"$1\"; }\n" },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (stages); i++)
     {
-      if (!nix_exec_executor_register_with_effects (executor, stages[i].id, stages[i].code,
-                                                    stages[i].language, NULL, error))
+      const char *tag = cli_language_tag (stages[i].language);
+      g_autofree char *id = g_strdup_printf ("nixexec-warmup-%s", tag);
+
+      if (!nix_exec_executor_register_with_effects (executor, id, stages[i].code, tag, NULL,
+                                                    error))
         return FALSE;
     }
   return TRUE;

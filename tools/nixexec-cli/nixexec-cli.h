@@ -19,7 +19,7 @@ typedef enum {
   CLI_EXIT_NOT_FOUND = 3,     /* STAGE_NOT_FOUND, INVALID_STAGE */
   CLI_EXIT_TIMED_OUT = 4,     /* TIMED_OUT */
   CLI_EXIT_NIX = 5,           /* NIX_*, lock files, runtimes, the cache directory */
-  CLI_EXIT_ISOLATION = 6,     /* ISOLATION_UNAVAILABLE (reserved) */
+  CLI_EXIT_ISOLATION = 6,     /* ISOLATION_UNAVAILABLE */
   CLI_EXIT_CANCELLED = 130,   /* SIGINT or SIGTERM */
 } CliExit;
 
@@ -90,13 +90,28 @@ void           cli_info                    (CliCommon     *common,
                                             const char    *format,
                                             ...) G_GNUC_PRINTF (2, 3);
 
-/* The canonical language tag (python, javascript, bash) for a tag given
- * by the user, or NULL with CLI_ERROR_USAGE. */
-const char    *cli_language_from_tag       (const char    *tag,
+/* The nick of @value of a library enum (NIX_EXEC_TYPE_ISOLATION…), or
+ * NULL; static. */
+const char    *cli_enum_nick               (GType          enum_type,
+                                            int            value);
+/* The nicks of a library enum, for messages: "none, auto or bwrap". */
+char          *cli_enum_nicks_text         (GType          enum_type);
+/* The value whose nick is @nick, or FALSE with CLI_ERROR_USAGE saying what
+ * @option takes. */
+gboolean       cli_enum_from_nick          (GType          enum_type,
+                                            const char    *option,
+                                            const char    *nick,
+                                            int           *out_value,
                                             GError       **error);
-/* The language of a stage file, from its extension. */
-const char    *cli_language_from_filename  (const char    *filename,
-                                            GError       **error);
+
+/* A stage's language: from @tag (--lang: the library's tags, or py) when
+ * not NULL, else from @filename's extension; FALSE with CLI_ERROR_USAGE. */
+gboolean       cli_stage_language          (const char       *tag,
+                                            const char       *filename,
+                                            NixExecLanguage  *out_language,
+                                            GError          **error);
+/* The library's canonical tag of @language: python, javascript or bash. */
+const char    *cli_language_tag            (NixExecLanguage   language);
 /* The id a stage file gets by default: its basename without extension. */
 char          *cli_stage_id_from_filename  (const char    *filename);
 
@@ -104,6 +119,9 @@ char          *cli_stage_id_from_filename  (const char    *filename);
  * naming the valid effects. */
 NixExecEffectSet *cli_parse_effects        (const char    *text,
                                             GError       **error);
+/* The effects --effects takes, for messages and --help: "pure, …,
+ * fs-read=PATH, …", from the GEnumClass of NixExecEffectKind. */
+char          *cli_valid_effects_text      (void);
 /* The reverse, for listings: `network, fs-read=/p`. */
 char          *cli_format_effects          (NixExecEffectSet *effects);
 /* The list of entries of an effect set, as in its JSON form. */

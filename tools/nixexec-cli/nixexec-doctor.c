@@ -2,12 +2,14 @@
 /*
  * `nixexec doctor`: what this machine offers nixexec-glib. Each check runs
  * what the library would run (nix with the same offline setting and
- * options) or looks at what it would use (the store, the cache directory),
- * and says OK or FAIL with nix's, or bwrap's, own reason.
+ * options), looks at what it would use (the store, the cache directory) or
+ * asks it (whether stages run in a sandbox: the executor's own decision),
+ * and says OK, FAIL or WARN with nix's, or the library's, own reason.
  *
  * The external commands run asynchronously on the default main context
  * with a time limit each, so that a hung nix cannot hang the doctor, and
- * SIGINT stops them.
+ * SIGINT stops them. The library's bubblewrap probe runs inside
+ * nix_exec_executor_new(), under the library's own time limit.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,7 +22,6 @@
 #include "nixexec-cli.h"
 
 #define NIX_TIMEOUT_SECS 120
-#define BWRAP_TIMEOUT_SECS 20
 #define DAEMON_SOCKET "/nix/var/nix/daemon-socket/socket"
 #define NIX_STORE "/nix/store"
 
@@ -29,7 +30,7 @@ typedef struct
   CliCommon    *common;
   GCancellable *cancellable;  /* owned: SIGINT, SIGTERM */
   JsonObject   *report;       /* owned */
-  gboolean      ok;           /* every check that matters passed */
+  int           exit_code;    /* CLI_EXIT_OK while every check that matters passed */
 } Doctor;
 
 /* ------------------------------------------------------------------------ */
@@ -73,7 +74,7 @@ on_doctor_cancelled (GCancellable *doctor_cancellable,
 }
 
 /* The line of a command's error output that says what went wrong: nix's
- * `error:` line, else the last line (bwrap's way), without colours. */
+ * `error:` line, else the last line, without colours. */
 static char *
 reason_from_output (const char *text)
 {
@@ -175,8 +176,8 @@ run_command (Doctor             *doctor,
 /* Reporting                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* One line of the report: `name   OK    detail`. @status is "OK", "FAIL"
- * or "-" (information only). */
+/* One line of the report: `name   OK    detail`. @status is "OK", "FAIL",
+ * "WARN" or "-" (information only). */
 static void
 print_check (Doctor     *doctor,
              const char *name,
@@ -188,11 +189,24 @@ print_check (Doctor     *doctor,
   g_print ("%-10s %-5s %s\n", name, status, detail);
 }
 
+/* A check that matters failed: stages cannot run here, for a nix reason
+ * (CLI_EXIT_NIX) or because they must run in a sandbox and cannot
+ * (CLI_EXIT_ISOLATION). A nix reason wins: it is the one to fix first. */
+static void
+doctor_fail (Doctor *doctor,
+             int     exit_code)
+{
+  if (doctor->exit_code != CLI_EXIT_NIX)
+    doctor->exit_code = exit_code;
+}
+
+/* A check in the report, FAIL when it failed and @fails_with is the exit
+ * status that gives, WARN when it failed and that is CLI_EXIT_OK. */
 static JsonObject *
 add_check (Doctor     *doctor,
            const char *name,
            gboolean    ok,
-           gboolean    matters,
+           int         fails_with,
            const char *detail)
 {
   JsonObject *check = json_object_new ();
@@ -200,9 +214,9 @@ add_check (Doctor     *doctor,
   json_object_set_boolean_member (check, "ok", ok);
   json_object_set_string_member (check, ok ? "detail" : "reason", detail);
   json_object_set_object_member (doctor->report, name, check);
-  if (matters && !ok)
-    doctor->ok = FALSE;
-  print_check (doctor, name, ok ? "OK" : "FAIL", detail);
+  if (!ok && fails_with != CLI_EXIT_OK)
+    doctor_fail (doctor, fails_with);
+  print_check (doctor, name, ok ? "OK" : fails_with != CLI_EXIT_OK ? "FAIL" : "WARN", detail);
   return check;
 }
 
@@ -264,7 +278,7 @@ check_nix (Doctor        *doctor,
         {
           g_autofree char *detail = g_strdup_printf ("%s is not an executable file", configured);
 
-          check = add_check (doctor, "nix", FALSE, TRUE, detail);
+          check = add_check (doctor, "nix", FALSE, CLI_EXIT_NIX, detail);
           json_object_set_string_member (check, "path", configured);
           json_object_set_null_member (check, "version");
           return NULL;
@@ -276,7 +290,7 @@ check_nix (Doctor        *doctor,
       nix = nix_exec_executor_find_nix ();
       if (nix == NULL)
         {
-          check = add_check (doctor, "nix", FALSE, TRUE,
+          check = add_check (doctor, "nix", FALSE, CLI_EXIT_NIX,
                              "not found in /nix/var/nix/profiles/default/bin, "
                              "/run/current-system/sw/bin or PATH: install Nix, or give --nix");
           json_object_set_null_member (check, "path");
@@ -290,7 +304,7 @@ check_nix (Doctor        *doctor,
     {
       g_autofree char *detail = g_strdup_printf ("%s: `nix --version` failed: %s", nix, reason);
 
-      check = add_check (doctor, "nix", FALSE, TRUE, detail);
+      check = add_check (doctor, "nix", FALSE, CLI_EXIT_NIX, detail);
       json_object_set_string_member (check, "path", nix);
       json_object_set_null_member (check, "version");
       return NULL;
@@ -300,7 +314,7 @@ check_nix (Doctor        *doctor,
   {
     g_autofree char *detail = g_strdup_printf ("%s (%s)", nix, version);
 
-    check = add_check (doctor, "nix", TRUE, TRUE, detail);
+    check = add_check (doctor, "nix", TRUE, CLI_EXIT_NIX, detail);
     json_object_set_string_member (check, "path", nix);
     json_object_set_string_member (check, "version", version);
   }
@@ -320,9 +334,10 @@ check_flakes (Doctor        *doctor,
   g_strv_builder_add_many (builder, "eval", "--expr", "1", NULL);
   argv = g_strv_builder_end (builder);
   if (run_command (doctor, (const char * const *) argv, NIX_TIMEOUT_SECS, &output, &reason))
-    add_check (doctor, "flakes", TRUE, TRUE, "nix-command and flakes usable (`nix eval` works)");
+    add_check (doctor, "flakes", TRUE, CLI_EXIT_NIX,
+               "nix-command and flakes usable (`nix eval` works)");
   else
-    add_check (doctor, "flakes", FALSE, TRUE, reason);
+    add_check (doctor, "flakes", FALSE, CLI_EXIT_NIX, reason);
 }
 
 static void
@@ -362,11 +377,11 @@ check_flake (Doctor        *doctor,
                                                     nix_exec_config_get_offline (config)
                                                     ? " (offline)" : "");
 
-      check = add_check (doctor, "flake", TRUE, TRUE, ok_detail);
+      check = add_check (doctor, "flake", TRUE, CLI_EXIT_NIX, ok_detail);
     }
   else
     {
-      check = add_check (doctor, "flake", FALSE, TRUE, detail);
+      check = add_check (doctor, "flake", FALSE, CLI_EXIT_NIX, detail);
     }
   json_object_set_string_member (check, "ref", flake);
   set_nullable_string (check, "locked_url", url);
@@ -414,64 +429,62 @@ check_store (Doctor *doctor)
                                 g_strerror (saved_errno));
     }
 
-  check = add_check (doctor, "store", ok, TRUE, detail);
+  check = add_check (doctor, "store", ok, CLI_EXIT_NIX, detail);
   json_object_set_string_member (check, "mode", mode);
   set_nullable_string (check, "nix_remote", nix_remote);
   if (nix_remote != NULL && *nix_remote != '\0')
     print_check (doctor, "", "-", "NIX_REMOTE is set; nix uses that store, whatever is above");
 }
 
-static char *
-find_bwrap (void)
-{
-  char *path = g_find_program_in_path ("bwrap");
-
-  if (path == NULL && g_file_test ("/usr/bin/bwrap", G_FILE_TEST_IS_EXECUTABLE))
-    path = g_strdup ("/usr/bin/bwrap");
-  return path;
-}
-
-/* Bubblewrap is not used yet; what it would take (user, pid, net… 
- * namespaces, an unprivileged uid) is checked so that the machine's
- * readiness for isolation is known. */
+/* Whether stages run in a sandbox is the executor's decision, made when it
+ * is built (@executor, else the @error of building it): isolation-active
+ * and isolation-reason, or the ISOLATION_UNAVAILABLE error of a config that
+ * requires isolation. Which bwrap it runs is not public, so "path" stays
+ * null. */
 static void
-check_bwrap (Doctor *doctor)
+check_bwrap (Doctor          *doctor,
+             NixExecConfig   *config,
+             NixExecExecutor *executor,
+             const GError    *error)
 {
-  g_autofree char *bwrap = find_bwrap ();
-  g_autofree char *reason = NULL;
   g_autofree char *detail = NULL;
+  const char *reason;
+  gboolean active = FALSE;
   JsonObject *check;
 
-  if (bwrap == NULL)
+  if (executor != NULL && nix_exec_executor_get_isolation_active (executor))
     {
-      check = add_check (doctor, "bwrap", FALSE, FALSE,
-                         "not found (install bubblewrap); not used yet");
-      json_object_set_null_member (check, "path");
-      return;
+      active = TRUE;
+      reason = NULL;
+      check = add_check (doctor, "bwrap", TRUE, CLI_EXIT_OK, "stages run in a bubblewrap sandbox");
+    }
+  else if (executor != NULL)
+    {
+      reason = nix_exec_executor_get_isolation_reason (executor);
+      detail = g_strdup_printf ("stages run unconfined: %s", reason);
+      check = add_check (doctor, "bwrap", FALSE, CLI_EXIT_OK, detail);
+    }
+  else if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE))
+    {
+      reason = error->message;
+      check = add_check (doctor, "bwrap", FALSE, CLI_EXIT_ISOLATION, reason);
+    }
+  else
+    {
+      /* Nix, or the lock file, stopped the executor before it decided;
+       * their own checks say so. */
+      reason = NULL;
+      detail = g_strdup_printf ("not known: no executor (%s)", error->message);
+      check = add_check (doctor, "bwrap", FALSE, CLI_EXIT_OK, detail);
     }
 
-  {
-    const char * const argv[] = {
-      bwrap, "--unshare-all", "--uid", "65534", "--gid", "65534",
-      "--ro-bind", "/", "/", "true", NULL
-    };
-
-    /* ISOLATION: once stages run in a sandbox, a failure here matters:
-     * pass TRUE for `matters` below (and have doctor exit with
-     * CLI_EXIT_ISOLATION). */
-    if (run_command (doctor, argv, BWRAP_TIMEOUT_SECS, NULL, &reason))
-      {
-        detail = g_strdup_printf ("%s: a sandbox with its own namespaces and uid 65534 works",
-                                  bwrap);
-        check = add_check (doctor, "bwrap", TRUE, FALSE, detail);
-      }
-    else
-      {
-        detail = g_strdup_printf ("%s: %s", bwrap, reason);
-        check = add_check (doctor, "bwrap", FALSE, FALSE, detail);
-      }
-  }
-  json_object_set_string_member (check, "path", bwrap);
+  json_object_set_null_member (check, "path");
+  json_object_set_boolean_member (check, "isolation_active", active);
+  set_nullable_string (check, "isolation_reason", reason);
+  json_object_set_boolean_member (check, "required",
+                                  nix_exec_config_get_isolation (config) ==
+                                  NIX_EXEC_ISOLATION_BWRAP ||
+                                  nix_exec_config_get_require_isolation (config));
 }
 
 /* The library creates the cache directory on first use; the doctor does
@@ -509,22 +522,22 @@ check_cache_dir (Doctor        *doctor,
       detail = g_strdup_printf ("%s (writable%s)", dir, existed ? "" : "; created now");
     }
 
-  check = add_check (doctor, "cache-dir", writable, TRUE, detail);
+  check = add_check (doctor, "cache-dir", writable, CLI_EXIT_NIX, detail);
   json_object_set_string_member (check, "path", dir);
   json_object_set_boolean_member (check, "writable", writable);
 }
 
-/* What the executor's lock knows, read through export_lock(): the lock
+/* What the lock of @executor knows, read through export_lock(): the lock
  * kept in the cache directory, or --lock's; with --resolve, after a
- * warmup of every language. */
+ * warmup of every language. @build_error says why there is no executor. */
 static void
-check_runtimes (Doctor        *doctor,
-                NixExecConfig *config,
-                gboolean       resolve)
+check_runtimes (Doctor          *doctor,
+                NixExecExecutor *executor,
+                const GError    *build_error,
+                gboolean         resolve)
 {
-  g_autoptr(NixExecExecutor) executor = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
-  g_autoptr(GError) error = NULL;
+  g_autoptr(GError) error = executor == NULL ? g_error_copy (build_error) : NULL;
   g_autofree char *path = NULL;
   JsonObject *runtimes = json_object_new ();
   JsonObject *check = json_object_new ();
@@ -535,17 +548,18 @@ check_runtimes (Doctor        *doctor,
   json_object_set_object_member (check, "paths", runtimes);
   json_object_set_null_member (check, "flake_url");
 
-  executor = nix_exec_executor_new (config, &error);
   if (executor != NULL && resolve &&
       (!cli_register_all_languages (executor, &error) ||
        !cli_warmup (doctor->common, executor, NULL, &error)))
-    g_clear_object (&executor);
+    executor = NULL;  /* borrowed: what it knows is not the whole picture */
   if (executor == NULL)
     {
       json_object_set_boolean_member (check, "ok", FALSE);
       json_object_set_string_member (check, "reason", error->message);
       if (resolve)
-        doctor->ok = FALSE;
+        doctor_fail (doctor, g_error_matches (error, NIX_EXEC_ERROR,
+                                              NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE)
+                             ? CLI_EXIT_ISOLATION : CLI_EXIT_NIX);
       print_check (doctor, "runtimes", resolve ? "FAIL" : "-", error->message);
       return;
     }
@@ -613,17 +627,21 @@ cli_command_doctor (CliCommon  *common,
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(NixExecConfig) config = NULL;
+  g_autoptr(NixExecExecutor) executor = NULL;
   g_autoptr(GError) error = NULL;
+  g_autoptr(GError) executor_error = NULL;
   g_autoptr(CliSignals) signals = NULL;
   g_autofree char *nix = NULL;
-  Doctor doctor = { common, NULL, NULL, TRUE };
+  Doctor doctor = { common, NULL, NULL, CLI_EXIT_OK };
   int exit_code;
 
   if (!cli_parse_command_options (common, "doctor", "",
                                   "Checks what nixexec needs: nix and its version, whether flakes\n"
                                   "work and the flake locks, the nix store (daemon or single-user),\n"
-                                  "bubblewrap, the cache directory (creating it), and the runtimes\n"
-                                  "resolved so far. Exits 0 when stages can run, 5 when they cannot.",
+                                  "whether stages run in a bubblewrap sandbox, the cache directory\n"
+                                  "(creating it), and the runtimes resolved so far. Exits 0 when\n"
+                                  "stages can run, 5 when they cannot, 6 when they must run in a\n"
+                                  "sandbox (--isolate bwrap, --require-isolation) and cannot.",
                                   entries, &argc, &argv, &error))
     return cli_report_error (common, error);
   if (argc > 1)
@@ -655,17 +673,22 @@ cli_command_doctor (CliCommon  *common,
     }
   else if (nix == NULL && !g_cancellable_is_cancelled (doctor.cancellable))
     {
-      add_check (&doctor, "flakes", FALSE, TRUE, "not checked: no nix");
-      add_check (&doctor, "flake", FALSE, TRUE, "not checked: no nix");
+      add_check (&doctor, "flakes", FALSE, CLI_EXIT_NIX, "not checked: no nix");
+      add_check (&doctor, "flake", FALSE, CLI_EXIT_NIX, "not checked: no nix");
     }
   if (!g_cancellable_is_cancelled (doctor.cancellable))
     check_store (&doctor);
   if (!g_cancellable_is_cancelled (doctor.cancellable))
-    check_bwrap (&doctor);
+    {
+      /* One executor, built from the options as `nixexec run` builds its
+       * own: for the isolation it decides and the runtimes it knows. */
+      executor = nix_exec_executor_new (config, &executor_error);
+      check_bwrap (&doctor, config, executor, executor_error);
+    }
   if (!g_cancellable_is_cancelled (doctor.cancellable))
     check_cache_dir (&doctor, config);
   if (nix != NULL && !g_cancellable_is_cancelled (doctor.cancellable))
-    check_runtimes (&doctor, config, resolve);
+    check_runtimes (&doctor, executor, executor_error, resolve);
 
   if (cli_signals_caught (signals))
     {
@@ -677,8 +700,8 @@ cli_command_doctor (CliCommon  *common,
     }
   else
     {
-      exit_code = doctor.ok ? CLI_EXIT_OK : CLI_EXIT_NIX;
-      json_object_set_boolean_member (doctor.report, "ok", doctor.ok);
+      exit_code = doctor.exit_code;
+      json_object_set_boolean_member (doctor.report, "ok", exit_code == CLI_EXIT_OK);
       if (common->json)
         {
           g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
@@ -686,7 +709,7 @@ cli_command_doctor (CliCommon  *common,
           json_node_set_object (node, doctor.report);
           cli_print_json (node);
         }
-      else if (!doctor.ok)
+      else if (exit_code != CLI_EXIT_OK)
         {
           g_printerr ("nixexec: stages cannot run here: see the FAIL lines above\n");
         }

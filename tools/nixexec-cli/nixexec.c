@@ -57,7 +57,8 @@ static const char main_description[] =
   "    4  the stage timed out\n"
   "    5  nix or runtime problem: nix missing or failing, a lock file, a runtime\n"
   "       not available, the cache directory\n"
-  "    6  isolation unavailable (reserved)\n"
+  "    6  isolation unavailable: stages must run in a sandbox (--isolate bwrap,\n"
+  "       --require-isolation) and cannot, or the sandbox refuses a --ro-bind\n"
   "  130  cancelled by SIGINT or SIGTERM\n"
   "\n"
   "Errors are one line on stderr, `nixexec: MESSAGE`; --verbose prints them\n"
@@ -150,15 +151,15 @@ executor_for_files (NixExecConfig  *config,
   for (guint i = 0; files != NULL && files[i] != NULL; i++)
     {
       g_autofree char *code = NULL;
-      const char *language = cli_language_from_filename (files[i], error);
+      NixExecLanguage language;
 
-      if (language == NULL)
+      if (!cli_stage_language (NULL, files[i], &language, error))
         return NULL;
       code = cli_read_stage_file (files[i], error);
       if (code == NULL)
         return NULL;
-      if (!nix_exec_executor_register_with_effects (executor, files[i], code, language,
-                                                    NULL, error))
+      if (!nix_exec_executor_register_with_effects (executor, files[i], code,
+                                                    cli_language_tag (language), NULL, error))
         return NULL;
     }
   return g_steal_pointer (&executor);
@@ -279,8 +280,8 @@ result_to_json (NixExecResult *result)
     json_builder_add_null_value (builder);
   json_builder_set_member_name (builder, "runtime_source");
   json_builder_add_string_value (builder,
-                                 nix_exec_result_get_runtime_source (result) ==
-                                 NIX_EXEC_RUNTIME_SOURCE_HOST ? "host" : "nix");
+                                 cli_enum_nick (NIX_EXEC_TYPE_RUNTIME_SOURCE,
+                                                nix_exec_result_get_runtime_source (result)));
   json_builder_set_member_name (builder, "duration_us");
   json_builder_add_int_value (builder, nix_exec_result_get_duration (result));
   json_builder_set_member_name (builder, "exit_status");
@@ -362,7 +363,7 @@ run_stage (CliCommon   *common,
   g_autoptr(GAsyncResult) async_result = NULL;
   g_autofree char *code = NULL;
   g_autofree char *stage_id = NULL;
-  const char *language = NULL;
+  NixExecLanguage language = NIX_EXEC_LANGUAGE_PYTHON;
   guint files_len = files != NULL ? g_strv_length (files) : 0;
   guint64 number;
 
@@ -396,9 +397,7 @@ run_stage (CliCommon   *common,
                                                  : "Give one stage FILE to run");
           return FALSE;
         }
-      language = options->lang != NULL ? cli_language_from_tag (options->lang, error)
-                                       : cli_language_from_filename (files[0], error);
-      if (language == NULL)
+      if (!cli_stage_language (options->lang, files[0], &language, error))
         return FALSE;
       if (options->effects != NULL &&
           (effects = parse_effect_options (options->effects, error)) == NULL)
@@ -440,8 +439,8 @@ run_stage (CliCommon   *common,
     {
       executor = nix_exec_executor_new (config, error);
       if (executor == NULL ||
-          !nix_exec_executor_register_with_effects (executor, stage_id, code, language,
-                                                    effects, error))
+          !nix_exec_executor_register_with_effects (executor, stage_id, code,
+                                                    cli_language_tag (language), effects, error))
         return FALSE;
     }
 
@@ -489,6 +488,10 @@ command_run (CliCommon  *common,
              char      **argv)
 {
   RunOptions options = { 0, };
+  g_autofree char *valid_effects = cli_valid_effects_text ();
+  g_autofree char *effects_help =
+    g_strdup_printf ("The effects the stage declares, comma-separated: %s (default: unknown)",
+                     valid_effects);
   const GOptionEntry entries[] = {
     { "input", 'i', 0, G_OPTION_ARG_STRING, &options.input,
       "The input JSON (default: read from stdin; null when stdin is a terminal)", "JSON" },
@@ -496,9 +499,7 @@ command_run (CliCommon  *common,
       "The stage's language: python, javascript or bash (default: from FILE's extension)",
       "LANG" },
     { "effects", 'e', 0, G_OPTION_ARG_STRING_ARRAY, &options.effects,
-      "The effects the stage declares, comma-separated: pure, fallible, network, "
-      "non-deterministic, process, fs-read=PATH, fs-write=PATH, llm=MODEL, cost=CENTS, "
-      "unknown (default: unknown)", "EFFECTS" },
+      effects_help, "EFFECTS" },
     { "id", 0, 0, G_OPTION_ARG_STRING, &options.id,
       "The stage's id (default: FILE's name without its extension)", "ID" },
     { "store", 's', 0, G_OPTION_ARG_FILENAME, &options.store,
@@ -876,7 +877,7 @@ add_stage (CliCommon   *common,
   g_autoptr(NixExecStage) stage = NULL;
   g_autofree char *code = NULL;
   g_autofree char *id = NULL;
-  const char *language;
+  NixExecLanguage language;
 
   if (options->store == NULL)
     {
@@ -889,9 +890,7 @@ add_stage (CliCommon   *common,
       return FALSE;
     }
 
-  language = options->lang != NULL ? cli_language_from_tag (options->lang, error)
-                                   : cli_language_from_filename (argv[1], error);
-  if (language == NULL)
+  if (!cli_stage_language (options->lang, argv[1], &language, error))
     return FALSE;
   if (options->effects != NULL &&
       (effects = parse_effect_options (options->effects, error)) == NULL)
@@ -911,7 +910,7 @@ add_stage (CliCommon   *common,
     }
 
   id = options->id != NULL ? g_strdup (options->id) : cli_stage_id_from_filename (argv[1]);
-  stage = nix_exec_stage_new (id, code, language, effects);
+  stage = nix_exec_stage_new (id, code, cli_language_tag (language), effects);
   if (options->name != NULL)
     nix_exec_stage_set_name (stage, options->name);
 
@@ -921,7 +920,8 @@ add_stage (CliCommon   *common,
   if (!nix_exec_file_store_add (store, stage, error))
     return FALSE;
 
-  cli_info (common, "added stage “%s” (%s) to %s", id, language, options->store);
+  cli_info (common, "added stage “%s” (%s) to %s", id, nix_exec_stage_get_language (stage),
+            options->store);
   if (common->json)
     {
       g_autoptr(JsonNode) node = stage_to_json (stage);
