@@ -103,18 +103,106 @@ nix_exec_test_config_new (const char *cache_dir)
 }
 
 NixExecExecutor *
-nix_exec_test_executor_new (const char *cache_dir)
+nix_exec_test_executor_new_for_config (NixExecConfig *config)
 {
-  g_autoptr(NixExecConfig) config = nix_exec_test_config_new (cache_dir);
   g_autoptr(GError) error = NULL;
   NixExecExecutor *executor = nix_exec_executor_new (config, &error);
 
   g_assert_no_error (error);
   g_assert_nonnull (executor);
+  return executor;
+}
+
+NixExecExecutor *
+nix_exec_test_executor_new (const char *cache_dir)
+{
+  g_autoptr(NixExecConfig) config = nix_exec_test_config_new (cache_dir);
+  NixExecExecutor *executor = nix_exec_test_executor_new_for_config (config);
+
   /* The suites are meant to run confined: make sure they do. */
   if (!nix_exec_test_allow_no_sandbox ())
     g_assert_true (nix_exec_executor_get_isolation_active (executor));
   return executor;
+}
+
+void
+nix_exec_test_register (NixExecExecutor *executor,
+                        const char      *stage_id,
+                        const char      *language,
+                        const char      *code)
+{
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  ok = nix_exec_executor_register_with_effects (executor, stage_id, code, language, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+void
+nix_exec_test_warmup (NixExecExecutor *executor)
+{
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean ok;
+
+  nix_exec_executor_warmup_async (executor, NULL, nix_exec_test_on_done, &result);
+  ok = nix_exec_executor_warmup_finish (executor, nix_exec_test_wait (&result), &error);
+  g_assert_no_error (error);
+  g_assert_true (ok);
+}
+
+void
+nix_exec_test_on_done (GObject      *object,
+                       GAsyncResult *result,
+                       gpointer      user_data)
+{
+  GAsyncResult **out = user_data;
+
+  /* Each operation returns exactly once. */
+  g_assert_null (*out);
+  *out = g_object_ref (result);
+}
+
+GAsyncResult *
+nix_exec_test_wait (GAsyncResult **result)
+{
+  while (*result == NULL)
+    g_main_context_iteration (NULL, TRUE);
+  return *result;
+}
+
+void
+nix_exec_test_critical (gconstpointer data)
+{
+  const NixExecTestCritical *c = data;
+  g_autofree char *summary = NULL;
+
+  if (g_test_subprocess ())
+    {
+      c->func (c->data);
+      return;
+    }
+
+  summary = g_strdup_printf ("A contract check: the call fails with a critical matching “%s”",
+                             c->pattern);
+  g_test_summary (summary);
+  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+  g_test_trap_assert_failed ();
+  g_test_trap_assert_stderr (c->pattern);
+}
+
+void
+nix_exec_test_add_critical (const char                *prefix,
+                            const NixExecTestCritical *cases,
+                            gsize                      n_cases)
+{
+  for (gsize i = 0; i < n_cases; i++)
+    {
+      g_autofree char *path = g_strdup_printf ("%s/%s", prefix, cases[i].name);
+
+      g_test_add_data_func (path, &cases[i], nix_exec_test_critical);
+    }
 }
 
 JsonNode *

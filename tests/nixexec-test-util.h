@@ -19,8 +19,56 @@ gboolean       nix_exec_test_allow_no_sandbox  (void);
  * its runtimes need bound read-only. */
 NixExecConfig *nix_exec_test_config_new        (const char *cache_dir);
 
-/* An executor on that config; aborts the test if there is no nix. */
+/* An executor on that config; aborts the test if there is no nix, and
+ * unless NIXEXEC_TEST_ALLOW_NO_SANDBOX=1 checks that it runs confined. */
 NixExecExecutor *nix_exec_test_executor_new    (const char *cache_dir);
+
+/* An executor on @config, whatever its isolation; fails the test on an
+ * error. */
+NixExecExecutor *nix_exec_test_executor_new_for_config (NixExecConfig *config);
+
+/* Registers @code as the stage @stage_id in @language, with no effects
+ * declared; fails the test on an error. */
+void           nix_exec_test_register          (NixExecExecutor *executor,
+                                                const char      *stage_id,
+                                                const char      *language,
+                                                const char      *code);
+
+/* Resolves the runtimes of @executor's stages through warmup_async on the
+ * default main context; fails the test unless it succeeds. */
+void           nix_exec_test_warmup            (NixExecExecutor *executor);
+
+/* A GAsyncReadyCallback whose @user_data is a `GAsyncResult **` holding
+ * NULL: stores a reference to @result there. Called twice for one
+ * operation, it fails the test. */
+void           nix_exec_test_on_done           (GObject         *object,
+                                                GAsyncResult    *result,
+                                                gpointer         user_data);
+
+/* Iterates the default main context until *@result is set, by
+ * nix_exec_test_on_done(); returns it (borrowed). */
+GAsyncResult  *nix_exec_test_wait              (GAsyncResult   **result);
+
+/* A contract check: @func (@data), run in a subprocess, must fail with a
+ * critical (or any message G_DEBUG makes fatal) whose stderr matches
+ * @pattern. */
+typedef struct
+{
+  const char    *name;     /* the last component of the test path */
+  GTestDataFunc  func;
+  gconstpointer  data;
+  const char    *pattern;  /* a g_pattern_match_simple() pattern */
+} NixExecTestCritical;
+
+/* A GTestDataFunc on a `const NixExecTestCritical *`: traps a subprocess
+ * that runs the case's func and asserts it failed as the case says. */
+void           nix_exec_test_critical          (gconstpointer    data);
+
+/* Adds @cases[0 .. @n_cases - 1] as "@prefix/<name>", each run by
+ * nix_exec_test_critical(). @cases must outlive the test run. */
+void           nix_exec_test_add_critical      (const char                *prefix,
+                                                const NixExecTestCritical *cases,
+                                                gsize                      n_cases);
 
 /* Parse a JSON text the test writes inline. */
 JsonNode      *nix_exec_test_json              (const char *text);

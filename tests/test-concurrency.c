@@ -40,36 +40,17 @@ fixture_tear_down (Fixture       *fixture,
 }
 
 static void
-on_done (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-static void
 start_executor (Fixture *fixture,
                 guint    max_concurrency,
                 guint    timeout_secs)
 {
   g_autoptr(NixExecConfig) config = nix_exec_test_config_new (fixture->cache_dir);
-  g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) error = NULL;
 
   nix_exec_config_set_max_concurrency (config, max_concurrency);
   nix_exec_config_set_timeout_secs (config, timeout_secs);
-  fixture->executor = nix_exec_executor_new (config, &error);
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (fixture->executor, "timed", timed_code,
-                                                          "python", NULL, &error));
-
-  nix_exec_executor_warmup_async (fixture->executor, NULL, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (nix_exec_executor_warmup_finish (fixture->executor, result, &error));
-  g_assert_no_error (error);
+  fixture->executor = nix_exec_test_executor_new_for_config (config);
+  nix_exec_test_register (fixture->executor, "timed", "python", timed_code);
+  nix_exec_test_warmup (fixture->executor);
 }
 
 typedef struct
@@ -94,8 +75,8 @@ run_batch (Fixture *fixture,
       g_autofree char *text = g_strdup_printf ("{\"i\": %u, \"sleep\": %g}", i, sleep_secs);
       g_autoptr(JsonNode) input = nix_exec_test_json (text);
 
-      nix_exec_executor_execute_async (fixture->executor, "timed", input, NULL, on_done,
-                                       &results->pdata[i]);
+      nix_exec_executor_execute_async (fixture->executor, "timed", input, NULL,
+                                       nix_exec_test_on_done, &results->pdata[i]);
     }
 
   for (guint i = 0; i < n; i++)
@@ -105,8 +86,7 @@ run_batch (Fixture *fixture,
       JsonObject *object;
       Interval interval;
 
-      while (g_ptr_array_index (results, i) == NULL)
-        g_main_context_iteration (NULL, TRUE);
+      nix_exec_test_wait ((GAsyncResult **) &results->pdata[i]);
       output = nix_exec_executor_execute_finish (fixture->executor,
                                                  g_ptr_array_index (results, i), &error);
       g_assert_no_error (error);
@@ -196,30 +176,29 @@ test_cancel_while_queued (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
 
   start_executor (fixture, 1, 60);
-  nix_exec_executor_execute_async (fixture->executor, "timed", first_input, NULL, on_done, &first);
-  nix_exec_executor_execute_async (fixture->executor, "timed", queued_input, cancellable, on_done,
-                                   &queued);
+  nix_exec_executor_execute_async (fixture->executor, "timed", first_input, NULL,
+                                   nix_exec_test_on_done, &first);
+  nix_exec_executor_execute_async (fixture->executor, "timed", queued_input, cancellable,
+                                   nix_exec_test_on_done, &queued);
   g_cancellable_cancel (cancellable);
 
   /* The queued call gives up at once, while the first still runs. */
-  while (queued == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_test_wait (&queued);
   g_assert_null (first);
   output = nix_exec_executor_execute_finish (fixture->executor, queued, &error);
   g_assert_null (output);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
 
-  while (first == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_test_wait (&first);
   output = nix_exec_executor_execute_finish (fixture->executor, first, &error);
   g_assert_no_error (error);
   g_clear_pointer (&output, json_node_unref);
 
   /* Its stage never started, and its turn was not lost: a later call runs. */
-  nix_exec_executor_execute_async (fixture->executor, "timed", last_input, NULL, on_done, &last);
-  while (last == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_execute_async (fixture->executor, "timed", last_input, NULL,
+                                   nix_exec_test_on_done, &last);
+  nix_exec_test_wait (&last);
   output = nix_exec_executor_execute_finish (fixture->executor, last, &error);
   g_assert_no_error (error);
   g_assert_false (g_file_test (marker, G_FILE_TEST_EXISTS));

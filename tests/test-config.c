@@ -576,7 +576,7 @@ test_copy (ConfigFixture *fixture,
 /* Contracts that must be refused with a critical. */
 
 static void
-set_option_without_equals (void)
+set_option_without_equals (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
   const char * const options[] = { "sandbox=false", "sandbox", NULL };
@@ -585,7 +585,7 @@ set_option_without_equals (void)
 }
 
 static void
-set_option_without_name (void)
+set_option_without_name (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
   const char * const options[] = { "=false", NULL };
@@ -594,7 +594,7 @@ set_option_without_name (void)
 }
 
 static void
-set_option_property_without_equals (void)
+set_option_property_without_equals (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
   const char * const options[] = { "", NULL };
@@ -603,7 +603,7 @@ set_option_property_without_equals (void)
 }
 
 static void
-set_zero_max_output (void)
+set_zero_max_output (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
 
@@ -611,7 +611,7 @@ set_zero_max_output (void)
 }
 
 static void
-set_empty_flake_ref (void)
+set_empty_flake_ref (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
 
@@ -619,7 +619,7 @@ set_empty_flake_ref (void)
 }
 
 static void
-set_empty_cache_dir (void)
+set_empty_cache_dir (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
 
@@ -627,7 +627,7 @@ set_empty_cache_dir (void)
 }
 
 static void
-set_bad_isolation (void)
+set_bad_isolation (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
 
@@ -635,7 +635,7 @@ set_bad_isolation (void)
 }
 
 static void
-set_relative_extra_bind (void)
+set_relative_extra_bind (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
   const char * const binds[] = { "usr", NULL };
@@ -644,47 +644,27 @@ set_relative_extra_bind (void)
 }
 
 static void
-set_empty_nix_path (void)
+set_empty_nix_path (gconstpointer data)
 {
   g_autoptr(NixExecConfig) config = nix_exec_config_new ();
 
   nix_exec_config_set_nix_path (config, "");
 }
 
-typedef struct
-{
-  const char *name;
-  void (*func) (void);
-  const char *pattern;
-} CriticalCase;
-
-static const CriticalCase critical_cases[] = {
-  { "nix-options-without-equals", set_option_without_equals, "*CRITICAL*nix_option_is_valid*" },
-  { "nix-options-without-name", set_option_without_name, "*CRITICAL*nix_option_is_valid*" },
-  { "nix-options-property", set_option_property_without_equals, "*CRITICAL*nix_option_is_valid*" },
-  { "max-output-bytes-zero", set_zero_max_output, "*CRITICAL*max_output_bytes >= 1*" },
-  { "flake-ref-empty", set_empty_flake_ref, "*CRITICAL*flake_ref == NULL*" },
-  { "cache-dir-empty", set_empty_cache_dir, "*CRITICAL*cache_dir == NULL*" },
-  { "nix-path-empty", set_empty_nix_path, "*CRITICAL*nix_path == NULL*" },
-  { "isolation-invalid", set_bad_isolation, "*CRITICAL*isolation == NIX_EXEC_ISOLATION_NONE*" },
-  { "extra-ro-binds-relative", set_relative_extra_bind, "*CRITICAL*g_path_is_absolute*" },
+static const NixExecTestCritical critical_cases[] = {
+  { "nix-options-without-equals", set_option_without_equals, NULL,
+    "*CRITICAL*nix_option_is_valid*" },
+  { "nix-options-without-name", set_option_without_name, NULL, "*CRITICAL*nix_option_is_valid*" },
+  { "nix-options-property", set_option_property_without_equals, NULL,
+    "*CRITICAL*nix_option_is_valid*" },
+  { "max-output-bytes-zero", set_zero_max_output, NULL, "*CRITICAL*max_output_bytes >= 1*" },
+  { "flake-ref-empty", set_empty_flake_ref, NULL, "*CRITICAL*flake_ref == NULL*" },
+  { "cache-dir-empty", set_empty_cache_dir, NULL, "*CRITICAL*cache_dir == NULL*" },
+  { "nix-path-empty", set_empty_nix_path, NULL, "*CRITICAL*nix_path == NULL*" },
+  { "isolation-invalid", set_bad_isolation, NULL,
+    "*CRITICAL*isolation == NIX_EXEC_ISOLATION_NONE*" },
+  { "extra-ro-binds-relative", set_relative_extra_bind, NULL, "*CRITICAL*g_path_is_absolute*" },
 };
-
-static void
-test_critical (gconstpointer data)
-{
-  const CriticalCase *c = data;
-
-  if (g_test_subprocess ())
-    {
-      c->func ();
-      return;
-    }
-
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr (c->pattern);
-}
 
 static void
 test_invalid_options_rejected (void)
@@ -731,12 +711,8 @@ main (int   argc,
 #undef ADD_CONFIG_TEST
 
   g_test_add_func ("/nixexec/config/nix-options-rejected", test_invalid_options_rejected);
-  for (guint i = 0; i < G_N_ELEMENTS (critical_cases); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/nixexec/config/critical/%s", critical_cases[i].name);
-
-      g_test_add_data_func (path, &critical_cases[i], test_critical);
-    }
+  nix_exec_test_add_critical ("/nixexec/config/critical", critical_cases,
+                              G_N_ELEMENTS (critical_cases));
 
   return g_test_run ();
 }

@@ -599,15 +599,7 @@ add_cost_too_large (gconstpointer data)
   nix_exec_effect_set_add_cost (set, (guint64) G_MAXINT64 + 1);
 }
 
-typedef struct
-{
-  const char *name;
-  GTestDataFunc func;
-  gconstpointer data;
-  const char *pattern;
-} CriticalCase;
-
-static const CriticalCase critical_cases[] = {
+static const NixExecTestCritical critical_cases[] = {
   { "add-fs-read-kind", add_payload_kind_without_payload, GINT_TO_POINTER (NIX_EXEC_EFFECT_KIND_FS_READ),
     "*CRITICAL*kind_payload_member (kind) == NULL*" },
   { "add-fs-write-kind", add_payload_kind_without_payload, GINT_TO_POINTER (NIX_EXEC_EFFECT_KIND_FS_WRITE),
@@ -622,22 +614,6 @@ static const CriticalCase critical_cases[] = {
   { "add-llm-null", add_llm_null, NULL, "*CRITICAL*model != NULL*" },
   { "add-cost-too-large", add_cost_too_large, NULL, "*CRITICAL*cents <= G_MAXINT64*" },
 };
-
-static void
-test_critical (gconstpointer data)
-{
-  const CriticalCase *c = data;
-
-  if (g_test_subprocess ())
-    {
-      c->func (c->data);
-      return;
-    }
-
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr (c->pattern);
-}
 
 static void
 test_add_plain_kinds_allowed (void)
@@ -686,12 +662,8 @@ main (int   argc,
   g_test_add_func ("/nixexec/effects/accessors", test_accessors_follow_changes);
   g_test_add_func ("/nixexec/effects/cost", test_cost);
   g_test_add_func ("/nixexec/effects/add/plain-kinds", test_add_plain_kinds_allowed);
-  for (guint i = 0; i < G_N_ELEMENTS (critical_cases); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/nixexec/effects/critical/%s", critical_cases[i].name);
-
-      g_test_add_data_func (path, &critical_cases[i], test_critical);
-    }
+  nix_exec_test_add_critical ("/nixexec/effects/critical", critical_cases,
+                              G_N_ELEMENTS (critical_cases));
 
   return g_test_run ();
 }

@@ -38,13 +38,7 @@ register_stage (Fixture    *fixture,
                 const char *language,
                 const char *code)
 {
-  g_autoptr(GError) error = NULL;
-  gboolean ok;
-
-  ok = nix_exec_executor_register_with_effects (fixture->executor, stage_id, code, language,
-                                                NULL, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
+  nix_exec_test_register (fixture->executor, stage_id, language, code);
 }
 
 /* Runs @stage_id on @input_json and returns the compact JSON of the result,
@@ -527,16 +521,6 @@ count_lines (const char *path)
 }
 
 static void
-on_warmup_done (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-static void
 on_runtime_resolved (NixExecExecutor *executor,
                      const char      *runtime,
                      const char      *path,
@@ -553,13 +537,11 @@ test_warmup_then_execute (Fixture       *fixture,
   g_autofree char *shim = make_counting_nix (fixture->cache_dir, log_path);
   g_autoptr(NixExecConfig) config = nix_exec_test_config_new (fixture->cache_dir);
   g_autoptr(NixExecExecutor) executor = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *calls = NULL;
   g_auto(GStrv) lines = NULL;
   g_autoptr(GHashTable) resolved = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   guint n_metadata = 0, n_builds = 0;
-  gboolean ok;
 
   nix_exec_config_set_nix_path (config, shim);
   g_clear_object (&fixture->executor);
@@ -572,12 +554,7 @@ test_warmup_then_execute (Fixture       *fixture,
     register_stage (fixture, languages[i], languages[i], identity_code[i]);
 
   g_signal_connect (executor, "runtime-resolved", G_CALLBACK (on_runtime_resolved), resolved);
-  nix_exec_executor_warmup_async (executor, NULL, on_warmup_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  ok = nix_exec_executor_warmup_finish (executor, result, &error);
-  g_assert_no_error (error);
-  g_assert_true (ok);
+  nix_exec_test_warmup (executor);
 
   /* Progress was reported for each runtime, with its store path. */
   g_assert_cmpuint (g_hash_table_size (resolved), ==, 3);
@@ -615,12 +592,7 @@ test_warmup_then_execute (Fixture       *fixture,
   g_assert_cmpuint (count_lines (log_path), ==, 4);
 
   /* A second warmup has nothing left to resolve. */
-  g_clear_object (&result);
-  nix_exec_executor_warmup_async (executor, NULL, on_warmup_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (nix_exec_executor_warmup_finish (executor, result, &error));
-  g_assert_no_error (error);
+  nix_exec_test_warmup (executor);
   g_assert_cmpuint (count_lines (log_path), ==, 4);
 }
 
@@ -634,9 +606,8 @@ test_warmup_cancelled (Fixture       *fixture,
 
   register_stage (fixture, "py", "python", identity_code[0]);
   g_cancellable_cancel (cancellable);
-  nix_exec_executor_warmup_async (fixture->executor, cancellable, on_warmup_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_warmup_async (fixture->executor, cancellable, nix_exec_test_on_done, &result);
+  nix_exec_test_wait (&result);
   g_assert_false (nix_exec_executor_warmup_finish (fixture->executor, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
 }
@@ -883,8 +854,8 @@ test_executors_race_on_script (void)
 
   /* Two executors share one cache directory and start on the same, not yet
    * written, script at once: every call must see a whole script. */
-  g_assert_true (nix_exec_executor_register_with_effects (first, "s", code, "python", NULL, &error));
-  g_assert_true (nix_exec_executor_register_with_effects (second, "s", code, "python", NULL, &error));
+  nix_exec_test_register (first, "s", "python", code);
+  nix_exec_test_register (second, "s", "python", code);
 
   for (guint i = 0; i < 10; i++)
     {

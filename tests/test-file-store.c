@@ -471,13 +471,13 @@ test_initable_without_path (void)
 }
 
 static void
-new_null_path (void)
+new_null_path (gconstpointer data)
 {
   g_autoptr(NixExecFileStore) store = nix_exec_file_store_new (NULL, NULL);
 }
 
 static void
-add_empty_id (void)
+add_empty_id (gconstpointer data)
 {
   g_autoptr(NixExecFileStore) store = NULL;
   g_autoptr(NixExecStage) stage = nix_exec_stage_new ("", "x", "bash", NULL);
@@ -489,33 +489,10 @@ add_empty_id (void)
   nix_exec_file_store_add (store, stage, NULL);
 }
 
-typedef struct
-{
-  const char *name;
-  void (*func) (void);
-  const char *pattern;
-} CriticalCase;
-
-static const CriticalCase critical_cases[] = {
-  { "new-null-path", new_null_path, "*CRITICAL*path != NULL*" },
-  { "add-empty-id", add_empty_id, "*CRITICAL*nix_exec_stage_get_id (stage) != '\\0'*" },
+static const NixExecTestCritical critical_cases[] = {
+  { "new-null-path", new_null_path, NULL, "*CRITICAL*path != NULL*" },
+  { "add-empty-id", add_empty_id, NULL, "*CRITICAL*nix_exec_stage_get_id (stage) != '\\0'*" },
 };
-
-static void
-test_critical (gconstpointer data)
-{
-  const CriticalCase *c = data;
-
-  if (g_test_subprocess ())
-    {
-      c->func ();
-      return;
-    }
-
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr (c->pattern);
-}
 
 /* Saving keeps what the store does not own */
 
@@ -1339,12 +1316,8 @@ main (int   argc,
 
       g_test_add_data_func (path, &corrupt_cases[i], test_corrupt);
     }
-  for (guint i = 0; i < G_N_ELEMENTS (critical_cases); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/nixexec/file-store/critical/%s", critical_cases[i].name);
-
-      g_test_add_data_func (path, &critical_cases[i], test_critical);
-    }
+  nix_exec_test_add_critical ("/nixexec/file-store/critical", critical_cases,
+                              G_N_ELEMENTS (critical_cases));
   ADD_TEST ("unreadable", test_unreadable_is_file_error);
   ADD_TEST ("items-changed", test_items_changed);
   ADD_TEST ("other-writers", test_other_writers);

@@ -43,10 +43,8 @@ run_failing (NixExecConfig *config,
   g_autoptr(JsonNode) output = NULL;
   GError *error = NULL;
 
-  executor = nix_exec_executor_new (config, &error);
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (executor, "s", code, language, NULL,
-                                                          &error));
+  executor = nix_exec_test_executor_new_for_config (config);
+  nix_exec_test_register (executor, "s", language, code);
   output = nix_exec_executor_execute (executor, "s", NULL, NULL, &error);
   g_assert_null (output);
   g_assert_nonnull (error);
@@ -292,16 +290,6 @@ test_nix_arguments (Fixture       *fixture,
   g_assert_true (g_strv_contains ((const char * const *) args, g_getenv ("NIXEXEC_TEST_FLAKE")));
 }
 
-static void
-on_warmup_done (GObject      *object,
-                GAsyncResult *result,
-                gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
 /* Whether a live process runs @argv0. */
 static gboolean
 process_running (const char *argv0)
@@ -343,16 +331,13 @@ test_cancel_slow_resolution (Fixture       *fixture,
   g_autoptr(GError) error = NULL;
   gint64 start;
 
-  executor = nix_exec_executor_new (config, &error);
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (executor, "s", "execute() { :; }",
-                                                          "bash", NULL, &error));
+  executor = nix_exec_test_executor_new_for_config (config);
+  nix_exec_test_register (executor, "s", "bash", "execute() { :; }");
 
   start = g_get_monotonic_time ();
-  nix_exec_executor_warmup_async (executor, cancellable, on_warmup_done, &result);
+  nix_exec_executor_warmup_async (executor, cancellable, nix_exec_test_on_done, &result);
   g_timeout_add (300, cancel_soon, cancellable);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_test_wait (&result);
 
   g_assert_false (nix_exec_executor_warmup_finish (executor, result, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);

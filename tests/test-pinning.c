@@ -96,17 +96,13 @@ make_executor (Fixture    *fixture,
 {
   g_autofree char *cache_dir = g_build_filename (fixture->dir, cache_name, NULL);
   g_autoptr(NixExecConfig) config = nix_exec_test_config_new (cache_dir);
-  g_autoptr(GError) error = NULL;
   NixExecExecutor *executor;
 
   nix_exec_config_set_flake_ref (config, fixture->flake_ref);
   nix_exec_config_set_nix_path (config, fixture->shim);
   nix_exec_config_set_lock_file (config, lock_file);
-  executor = nix_exec_executor_new (config, &error);
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (executor, "py", python_code, "python",
-                                                          NULL, &error));
-  g_assert_no_error (error);
+  executor = nix_exec_test_executor_new_for_config (config);
+  nix_exec_test_register (executor, "py", "python", python_code);
   return executor;
 }
 
@@ -121,16 +117,6 @@ run_full (NixExecExecutor *executor)
   g_assert_no_error (error);
   g_assert_nonnull (result);
   return result;
-}
-
-static void
-on_done (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
 }
 
 static void
@@ -155,9 +141,9 @@ test_result_provenance (Fixture       *fixture,
                                                           "python", NULL, &error));
   g_assert_null (nix_exec_executor_dup_locked_flake_url (executor));
 
-  nix_exec_executor_execute_full_async (executor, "logging", input, NULL, on_done, &async_result);
-  while (async_result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_execute_full_async (executor, "logging", input, NULL, nix_exec_test_on_done,
+                                        &async_result);
+  nix_exec_test_wait (&async_result);
   result = nix_exec_executor_execute_full_finish (executor, async_result, &error);
   g_assert_no_error (error);
 
@@ -213,9 +199,8 @@ test_same_paths_until_refresh (Fixture       *fixture,
   g_assert_cmpuint (nix_calls (fixture), ==, calls);
 
   /* Until the user refreshes. */
-  nix_exec_executor_refresh_async (second, NULL, on_done, &async_result);
-  while (async_result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_refresh_async (second, NULL, nix_exec_test_on_done, &async_result);
+  nix_exec_test_wait (&async_result);
   g_assert_true (nix_exec_executor_refresh_finish (second, async_result, &error));
   g_assert_no_error (error);
 

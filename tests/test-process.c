@@ -34,16 +34,6 @@ fixture_tear_down (Fixture       *fixture,
   g_clear_pointer (&fixture->cache_dir, g_free);
 }
 
-static void
-on_done (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
 /* Builds the executor from the fixture's config, registers one stage and
  * resolves its runtime, so that what the test times is the stage alone. */
 static void
@@ -51,20 +41,9 @@ start_executor (Fixture    *fixture,
                 const char *language,
                 const char *code)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-
-  fixture->executor = nix_exec_executor_new (fixture->config, &error);
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (fixture->executor, "stage", code,
-                                                          language, NULL, &error));
-  g_assert_no_error (error);
-
-  nix_exec_executor_warmup_async (fixture->executor, NULL, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (nix_exec_executor_warmup_finish (fixture->executor, result, &error));
-  g_assert_no_error (error);
+  fixture->executor = nix_exec_test_executor_new_for_config (fixture->config);
+  nix_exec_test_register (fixture->executor, "stage", language, code);
+  nix_exec_test_warmup (fixture->executor);
 }
 
 static JsonNode *
@@ -109,9 +88,9 @@ run_watching (Fixture     *fixture,
   guint sampler;
 
   sampler = g_timeout_add (10, sample_marker, &watch);
-  nix_exec_executor_execute_async (fixture->executor, "stage", input, NULL, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_execute_async (fixture->executor, "stage", input, NULL, nix_exec_test_on_done,
+                                   &result);
+  nix_exec_test_wait (&result);
   g_source_remove (sampler);
 
   *out_max_seen = watch.max_seen;
@@ -239,14 +218,13 @@ test_cancel_mid_run (Fixture       *fixture,
                   "    subprocess.Popen(['sleep', input['marker']])\n"
                   "    os.execvp('sleep', ['sleep', input['marker']])\n");
 
-  nix_exec_executor_execute_async (fixture->executor, "stage", input, cancellable, on_done,
-                                   &result);
+  nix_exec_executor_execute_async (fixture->executor, "stage", input, cancellable,
+                                   nix_exec_test_on_done, &result);
   g_timeout_add (10, cancel_when_running, &when);
   while (!g_cancellable_is_cancelled (cancellable))
     g_main_context_iteration (NULL, TRUE);
   cancelled_at = g_get_monotonic_time ();
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_test_wait (&result);
 
   g_assert_cmpint (g_get_monotonic_time () - cancelled_at, <, 2 * G_USEC_PER_SEC);
   output = nix_exec_executor_execute_finish (fixture->executor, result, &error);

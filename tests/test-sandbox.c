@@ -114,16 +114,6 @@ get_executor (Fixture  *fixture,
   return *slot;
 }
 
-static void
-on_done (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
 /* Runs the probe stage with @effects (NULL: none declared, i.e. Unknown) on
  * @input (taken), through execute_async, iterating the main context
  * meanwhile (the TCP server of the network case lives there). */
@@ -148,9 +138,8 @@ try_probe (Fixture           *fixture,
                                                           effects, &local_error));
   g_assert_no_error (local_error);
 
-  nix_exec_executor_execute_async (executor, stage_id, node, NULL, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_execute_async (executor, stage_id, node, NULL, nix_exec_test_on_done, &result);
+  nix_exec_test_wait (&result);
   return nix_exec_executor_execute_finish (executor, result, error);
 }
 
@@ -905,23 +894,19 @@ run_hanging_grandchild (Fixture     *fixture,
   g_autoptr(JsonNode) node = json_node_init_object (json_node_alloc (),
                                                     grandchild_input (marker, TRUE));
   g_autoptr(GAsyncResult) result = NULL;
-  g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) output = NULL;
   MarkerWatch watch = { marker, 0, cancel ? cancellable : NULL };
   guint sampler;
 
   g_clear_object (slot);
   nix_exec_config_set_timeout_secs (config, timeout_secs);
-  *slot = nix_exec_executor_new (config, &local_error);
-  g_assert_no_error (local_error);
-  g_assert_true (nix_exec_executor_register_with_effects (*slot, "hang", probe_code,
-                                                          "python", NULL, &local_error));
-  g_assert_no_error (local_error);
+  *slot = nix_exec_test_executor_new_for_config (config);
+  nix_exec_test_register (*slot, "hang", "python", probe_code);
 
   sampler = g_timeout_add (5, on_marker_sample, &watch);
-  nix_exec_executor_execute_async (*slot, "hang", node, cancellable, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_executor_execute_async (*slot, "hang", node, cancellable, nix_exec_test_on_done,
+                                   &result);
+  nix_exec_test_wait (&result);
   g_source_remove (sampler);
 
   output = nix_exec_executor_execute_finish (*slot, result, error);

@@ -115,58 +115,35 @@ test_stage_name_notify (void)
 }
 
 static void
-stage_new_null_id (void)
+stage_new_null_id (gconstpointer data)
 {
   g_autoptr(NixExecStage) stage = nix_exec_stage_new (NULL, "x", "bash", NULL);
 }
 
 static void
-stage_new_null_code (void)
+stage_new_null_code (gconstpointer data)
 {
   g_autoptr(NixExecStage) stage = nix_exec_stage_new ("s", NULL, "bash", NULL);
 }
 
 static void
-stage_new_null_language (void)
+stage_new_null_language (gconstpointer data)
 {
   g_autoptr(NixExecStage) stage = nix_exec_stage_new ("s", "x", NULL, NULL);
 }
 
 static void
-stage_object_new_without_id (void)
+stage_object_new_without_id (gconstpointer data)
 {
   g_autoptr(NixExecStage) stage = g_object_new (NIX_EXEC_TYPE_STAGE, "code", "x", "language", "bash", NULL);
 }
 
-typedef struct
-{
-  const char *name;
-  void (*func) (void);
-  const char *pattern;
-} CriticalCase;
-
-static const CriticalCase critical_cases[] = {
-  { "new-null-id", stage_new_null_id, "*CRITICAL*id != NULL*" },
-  { "new-null-code", stage_new_null_code, "*CRITICAL*code != NULL*" },
-  { "new-null-language", stage_new_null_language, "*CRITICAL*language != NULL*" },
-  { "object-new-without-id", stage_object_new_without_id, "*CRITICAL*needs an id*" },
+static const NixExecTestCritical critical_cases[] = {
+  { "new-null-id", stage_new_null_id, NULL, "*CRITICAL*id != NULL*" },
+  { "new-null-code", stage_new_null_code, NULL, "*CRITICAL*code != NULL*" },
+  { "new-null-language", stage_new_null_language, NULL, "*CRITICAL*language != NULL*" },
+  { "object-new-without-id", stage_object_new_without_id, NULL, "*CRITICAL*needs an id*" },
 };
-
-static void
-test_critical (gconstpointer data)
-{
-  const CriticalCase *c = data;
-
-  if (g_test_subprocess ())
-    {
-      c->func ();
-      return;
-    }
-
-  g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
-  g_test_trap_assert_failed ();
-  g_test_trap_assert_stderr (c->pattern);
-}
 
 /* The memory store, with a recorder of what it tells its observers */
 
@@ -541,12 +518,8 @@ main (int   argc,
   g_test_add_func ("/nixexec/stores/stage/properties", test_stage_properties);
   g_test_add_func ("/nixexec/stores/stage/default-effects", test_stage_default_effects);
   g_test_add_func ("/nixexec/stores/stage/name-notify", test_stage_name_notify);
-  for (guint i = 0; i < G_N_ELEMENTS (critical_cases); i++)
-    {
-      g_autofree char *path = g_strdup_printf ("/nixexec/stores/stage/critical/%s", critical_cases[i].name);
-
-      g_test_add_data_func (path, &critical_cases[i], test_critical);
-    }
+  nix_exec_test_add_critical ("/nixexec/stores/stage/critical", critical_cases,
+                              G_N_ELEMENTS (critical_cases));
 
 #define ADD_STORE_TEST(path, func) \
   g_test_add ("/nixexec/stores/memory/" path, StoreFixture, NULL, \

@@ -163,37 +163,13 @@ fixture_tear_down (Fixture       *fixture,
 }
 
 static void
-on_done (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
-static void
 start_executor (Fixture *fixture)
 {
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
-
-  fixture->executor = nix_exec_executor_new (fixture->config, &error);
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (fixture->executor, "python", python_code,
-                                                          "python", NULL, &error));
-  g_assert_true (nix_exec_executor_register_with_effects (fixture->executor, "javascript",
-                                                          javascript_code, "javascript", NULL,
-                                                          &error));
-  g_assert_true (nix_exec_executor_register_with_effects (fixture->executor, "bash", bash_code,
-                                                          "bash", NULL, &error));
-  g_assert_no_error (error);
-
-  nix_exec_executor_warmup_async (fixture->executor, NULL, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (nix_exec_executor_warmup_finish (fixture->executor, result, &error));
-  g_assert_no_error (error);
+  fixture->executor = nix_exec_test_executor_new_for_config (fixture->config);
+  nix_exec_test_register (fixture->executor, "python", "python", python_code);
+  nix_exec_test_register (fixture->executor, "javascript", "javascript", javascript_code);
+  nix_exec_test_register (fixture->executor, "bash", "bash", bash_code);
+  nix_exec_test_warmup (fixture->executor);
 }
 
 /* One call through the async path on the default main context. */
@@ -208,9 +184,8 @@ call_full (Fixture       *fixture,
   g_autoptr(GAsyncResult) result = NULL;
 
   nix_exec_executor_execute_full_async (fixture->executor, stage_id, input, cancellable,
-                                        on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
+                                        nix_exec_test_on_done, &result);
+  nix_exec_test_wait (&result);
   return nix_exec_executor_execute_full_finish (fixture->executor, result, error);
 }
 
@@ -490,23 +465,24 @@ test_queue (Fixture       *fixture,
 
   nix_exec_config_set_max_concurrency (fixture->config, 1);
   start_executor (fixture);
-  nix_exec_executor_execute_full_async (fixture->executor, "python", slow, NULL, on_done, &first);
-  nix_exec_executor_execute_full_async (fixture->executor, "python", plain, cancellable, on_done,
-                                        &queued);
-  nix_exec_executor_execute_full_async (fixture->executor, "python", plain, NULL, on_done, &last);
+  nix_exec_executor_execute_full_async (fixture->executor, "python", slow, NULL,
+                                        nix_exec_test_on_done, &first);
+  nix_exec_executor_execute_full_async (fixture->executor, "python", plain, cancellable,
+                                        nix_exec_test_on_done, &queued);
+  nix_exec_executor_execute_full_async (fixture->executor, "python", plain, NULL,
+                                        nix_exec_test_on_done, &last);
 
   /* Cancelled while it waits for its turn: it never reaches a worker. */
   g_timeout_add_full (G_PRIORITY_DEFAULT, 200, cancel_later, g_object_ref (cancellable),
                       g_object_unref);
-  while (queued == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_test_wait (&queued);
   g_assert_null (nix_exec_executor_execute_full_finish (fixture->executor, queued, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&error);
   g_assert_null (first);
 
-  while (first == NULL || last == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  nix_exec_test_wait (&first);
+  nix_exec_test_wait (&last);
   first_result = nix_exec_executor_execute_full_finish (fixture->executor, first, &error);
   g_assert_no_error (error);
   last_result = nix_exec_executor_execute_full_finish (fixture->executor, last, &error);
@@ -611,7 +587,7 @@ test_many (Fixture       *fixture,
       g_autoptr(JsonNode) input = nix_exec_test_json (text);
 
       nix_exec_executor_execute_async (fixture->executor, i % 2 ? "python" : "javascript", input,
-                                       NULL, on_done, &results->pdata[i]);
+                                       NULL, nix_exec_test_on_done, &results->pdata[i]);
     }
 
   for (guint i = 0; i < n; i++)
@@ -620,8 +596,7 @@ test_many (Fixture       *fixture,
       g_autoptr(JsonNode) output = NULL;
       JsonObject *echo;
 
-      while (g_ptr_array_index (results, i) == NULL)
-        g_main_context_iteration (NULL, TRUE);
+      nix_exec_test_wait ((GAsyncResult **) &results->pdata[i]);
       output = nix_exec_executor_execute_finish (fixture->executor,
                                                  g_ptr_array_index (results, i), &error);
       g_assert_no_error (error);
@@ -673,7 +648,6 @@ test_per_stage (Fixture       *fixture,
   g_autoptr(NixExecStage) warm = nix_exec_stage_new ("warm", python_code, "python", NULL);
   g_autoptr(NixExecStage) cold = nix_exec_stage_new ("cold", python_code, "python", NULL);
   g_autoptr(GError) error = NULL;
-  g_autoptr(GAsyncResult) result = NULL;
   GPid first;
   gint64 count = 0;
 
@@ -688,10 +662,7 @@ test_per_stage (Fixture       *fixture,
   fixture->executor = nix_exec_executor_new_from_store_with_config (NIX_EXEC_STAGE_STORE (store),
                                                                    fixture->config, &error);
   g_assert_no_error (error);
-  nix_exec_executor_warmup_async (fixture->executor, NULL, on_done, &result);
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (nix_exec_executor_warmup_finish (fixture->executor, result, &error));
+  nix_exec_test_warmup (fixture->executor);
 
   first = call_pid (fixture, "warm", "{}", NULL);
   g_assert_cmpint (call_pid (fixture, "warm", "{}", &count), ==, first);
