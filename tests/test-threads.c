@@ -46,13 +46,9 @@ fixture_tear_down (Fixture       *fixture,
 static NixExecExecutor *
 executor_new (Fixture *fixture)
 {
-  g_autoptr(GError) error = NULL;
-  NixExecExecutor *executor = nix_exec_executor_new (fixture->config, &error);
+  NixExecExecutor *executor = nix_exec_test_executor_new_for_config (fixture->config);
 
-  g_assert_no_error (error);
-  g_assert_true (nix_exec_executor_register_with_effects (executor, "timed", timed_code,
-                                                          "python", NULL, &error));
-  g_assert_no_error (error);
+  nix_exec_test_register (executor, "timed", "python", timed_code);
   return executor;
 }
 
@@ -200,16 +196,6 @@ test_sync_threads_leave_nothing (Fixture       *fixture,
 
 /* ------------------------------------------------------------------------ */
 
-static void
-on_done (GObject      *object,
-         GAsyncResult *result,
-         gpointer      user_data)
-{
-  GAsyncResult **out = user_data;
-
-  *out = g_object_ref (result);
-}
-
 static JsonNode *
 wait_for_async (NixExecExecutor  *executor,
                 GAsyncResult    **result)
@@ -217,9 +203,7 @@ wait_for_async (NixExecExecutor  *executor,
   g_autoptr(GError) error = NULL;
   JsonNode *output;
 
-  while (*result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  output = nix_exec_executor_execute_finish (executor, *result, &error);
+  output = nix_exec_executor_execute_finish (executor, nix_exec_test_wait (result), &error);
   g_assert_no_error (error);
   g_assert_nonnull (output);
   g_clear_object (result);
@@ -254,7 +238,7 @@ test_sync_waits_for_slot (Fixture       *fixture,
   executor = executor_new (fixture);
   warm_up (executor);
 
-  nix_exec_executor_execute_async (executor, "timed", slow_input, NULL, on_done, &result);
+  nix_exec_executor_execute_async (executor, "timed", slow_input, NULL, nix_exec_test_on_done, &result);
   /* This thread does not iterate its context meanwhile: the async call
    * runs, and gives its slot back, on the library's thread. */
   quick = nix_exec_executor_execute (executor, "timed", NULL, NULL, &error);
@@ -348,13 +332,13 @@ test_async_and_sync_share_worker (Fixture       *fixture,
   nix_exec_config_set_keep_alive_secs (fixture->config, 60);
   executor = executor_new (fixture);
 
-  nix_exec_executor_execute_async (executor, "timed", NULL, NULL, on_done, &result);
+  nix_exec_executor_execute_async (executor, "timed", NULL, NULL, nix_exec_test_on_done, &result);
   first = wait_for_async (executor, &result);
 
   thread = g_thread_new ("sync-caller", sync_pid_thread, executor);
   second_pid = GPOINTER_TO_INT (g_thread_join (thread));
 
-  nix_exec_executor_execute_async (executor, "timed", NULL, NULL, on_done, &result);
+  nix_exec_executor_execute_async (executor, "timed", NULL, NULL, nix_exec_test_on_done, &result);
   third = wait_for_async (executor, &result);
 
   g_assert_cmpint (second_pid, ==, member_int (first, "pid"));
@@ -378,15 +362,13 @@ test_deadline_unattended (Fixture       *fixture,
 
   nix_exec_config_set_timeout_secs (fixture->config, 1);
   executor = executor_new (fixture);
-  g_assert_true (nix_exec_executor_register_with_effects (executor, "sleeper",
-                                                          "import os\n"
-                                                          "def execute(input):\n"
-                                                          "    os.execvp('sleep', ['sleep', input])\n",
-                                                          "python", NULL, &error));
-  g_assert_no_error (error);
+  nix_exec_test_register (executor, "sleeper", "python",
+                          "import os\n"
+                          "def execute(input):\n"
+                          "    os.execvp('sleep', ['sleep', input])\n");
   warm_up (executor);
 
-  nix_exec_executor_execute_async (executor, "sleeper", input, NULL, on_done, &result);
+  nix_exec_executor_execute_async (executor, "sleeper", input, NULL, nix_exec_test_on_done, &result);
   /* Not iterating: the stage starts, and is killed at its deadline, on the
    * library's thread. */
   for (guint i = 0; i < 100 && nix_exec_test_count_processes (marker) == 0; i++)
@@ -396,9 +378,7 @@ test_deadline_unattended (Fixture       *fixture,
   g_assert_cmpuint (nix_exec_test_count_processes (marker), ==, 0);
   g_assert_cmpuint (count_children (), ==, 0);
 
-  while (result == NULL)
-    g_main_context_iteration (NULL, TRUE);
-  output = nix_exec_executor_execute_finish (executor, result, &error);
+  output = nix_exec_executor_execute_finish (executor, nix_exec_test_wait (&result), &error);
   g_assert_null (output);
   g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_TIMED_OUT);
 }
