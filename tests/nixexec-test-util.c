@@ -296,3 +296,42 @@ nix_exec_test_assert_no_process (const char *marker)
   if (count > 0)
     g_error ("%u process(es) running “sleep %s” outlived their stage", count, marker);
 }
+
+guint
+nix_exec_test_count_fds (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  /* The directory's own fd is counted too, every time alike. */
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+guint
+nix_exec_test_count_children (void)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) getpid ());
+  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
+  const char *task;
+  guint n = 0;
+
+  g_assert_nonnull (tasks);
+  /* Each thread's children: the library's own thread forks too. */
+  while ((task = g_dir_read_name (tasks)) != NULL)
+    {
+      g_autofree char *children_path =
+        g_strdup_printf ("/proc/%d/task/%s/children", (int) getpid (), task);
+      g_autofree char *children = NULL;
+      g_auto(GStrv) pids = NULL;
+
+      g_assert_true (g_file_get_contents (children_path, &children, NULL, NULL));
+      pids = g_strsplit (g_strstrip (children), " ", -1);
+      for (guint i = 0; pids[i] != NULL; i++)
+        if (*pids[i] != '\0')
+          n++;
+    }
+  return n;
+}

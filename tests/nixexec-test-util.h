@@ -87,4 +87,9 @@ guint          nix_exec_test_count_processes   (const char *marker);
 /* Fails the test unless no process has @marker within a second. */
 void           nix_exec_test_assert_no_process (const char *marker);
 
+/* How many fds this process has open. */
+guint          nix_exec_test_count_fds         (void);
+/* How many child processes this process has, zombies included. */
+guint          nix_exec_test_count_children    (void);
+
 G_END_DECLS

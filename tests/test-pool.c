@@ -86,18 +86,6 @@ wait_reaped (NixExecWorker *worker)
   g_assert_true (nix_exec_worker_is_reaped (worker));
 }
 
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 /* The value a call answered with, as JSON text. */
 static char *
 value_text (NixExecChildResult *child)
@@ -117,7 +105,7 @@ value_text (NixExecChildResult *child)
 static void
 test_worker_round_trip (void)
 {
-  guint fds_before = count_fds ();
+  guint fds_before = nix_exec_test_count_fds ();
   g_autoptr(NixExecWorker) worker = NULL;
   const char *inputs[] = { "[1,2,3]", "\"text\"", "{\"a\":null}" };
 
@@ -139,7 +127,7 @@ test_worker_round_trip (void)
   nix_exec_worker_kill (worker);
   wait_reaped (worker);
   g_clear_pointer (&worker, nix_exec_worker_unref);
-  g_assert_cmpuint (count_fds (), ==, fds_before);
+  g_assert_cmpuint (nix_exec_test_count_fds (), ==, fds_before);
 }
 
 static void
@@ -408,7 +396,7 @@ test_pool_make_room (void)
 static void
 test_pool_shutdown (void)
 {
-  guint fds_before = count_fds ();
+  guint fds_before = nix_exec_test_count_fds ();
   g_autoptr(NixExecPool) pool = nix_exec_pool_new (4);
   NixExecWorker *busy = spawn ("worker", NULL);
   NixExecWorker *idle = spawn ("worker-print-pid", NULL);
@@ -435,7 +423,7 @@ test_pool_shutdown (void)
   /* What the workers' sources still held goes with the last iteration. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_cmpuint (count_fds (), ==, fds_before);
+  g_assert_cmpuint (nix_exec_test_count_fds (), ==, fds_before);
 }
 
 int

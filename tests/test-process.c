@@ -394,18 +394,6 @@ count_threads (void)
   return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
 }
 
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 typedef struct
 {
   guint      remaining;
@@ -460,7 +448,7 @@ test_many_concurrent (Fixture       *fixture,
   while (g_main_context_iteration (NULL, FALSE))
     ;
   threads_before = count_threads ();
-  fds_before = count_fds ();
+  fds_before = nix_exec_test_count_fds ();
 
   for (guint i = 0; i < n_calls; i++)
     {
@@ -485,7 +473,7 @@ test_many_concurrent (Fixture       *fixture,
   /* And every pipe and input file was closed. */
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_cmpuint (count_fds (), ==, fds_before);
+  g_assert_cmpuint (nix_exec_test_count_fds (), ==, fds_before);
 }
 
 int

@@ -52,44 +52,6 @@ executor_new (Fixture *fixture)
   return executor;
 }
 
-static guint
-count_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
-/* Every child of this process, zombies included. */
-static guint
-count_children (void)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) getpid ());
-  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
-  const char *task;
-  guint n = 0;
-
-  g_assert_nonnull (tasks);
-  while ((task = g_dir_read_name (tasks)) != NULL)
-    {
-      g_autofree char *children_path =
-        g_strdup_printf ("/proc/%d/task/%s/children", (int) getpid (), task);
-      g_autofree char *children = NULL;
-      g_auto(GStrv) pids = NULL;
-
-      g_assert_true (g_file_get_contents (children_path, &children, NULL, NULL));
-      pids = g_strsplit (g_strstrip (children), " ", -1);
-      for (guint i = 0; pids[i] != NULL; i++)
-        if (*pids[i] != '\0')
-          n++;
-    }
-  return n;
-}
-
 static gint64
 member_int (JsonNode   *node,
             const char *member)
@@ -166,8 +128,8 @@ test_sync_threads_leave_nothing (Fixture       *fixture,
   }
   while (g_main_context_iteration (NULL, FALSE))
     ;
-  g_assert_cmpuint (count_children (), ==, 0);
-  fds_before = count_fds ();
+  g_assert_cmpuint (nix_exec_test_count_children (), ==, 0);
+  fds_before = nix_exec_test_count_fds ();
 
   calls.executor = executor_new (fixture);
   g_mutex_init (&calls.lock);
@@ -182,13 +144,13 @@ test_sync_threads_leave_nothing (Fixture       *fixture,
   /* The threads, each gone now, were served by the same few workers. */
   g_assert_cmpuint (g_hash_table_size (calls.pids), >=, 1);
   g_assert_cmpuint (g_hash_table_size (calls.pids), <=, 4);
-  g_assert_cmpuint (count_children (), ==, g_hash_table_size (calls.pids));
+  g_assert_cmpuint (nix_exec_test_count_children (), ==, g_hash_table_size (calls.pids));
 
   g_clear_object (&calls.executor);
 
   /* Disposing waits for the workers to be reaped: no polling here. */
-  g_assert_cmpuint (count_children (), ==, 0);
-  g_assert_cmpuint (count_fds (), ==, fds_before);
+  g_assert_cmpuint (nix_exec_test_count_children (), ==, 0);
+  g_assert_cmpuint (nix_exec_test_count_fds (), ==, fds_before);
 
   g_hash_table_unref (calls.pids);
   g_mutex_clear (&calls.lock);
@@ -376,7 +338,7 @@ test_deadline_unattended (Fixture       *fixture,
   g_assert_cmpuint (nix_exec_test_count_processes (marker), ==, 1);
   g_usleep (2 * G_USEC_PER_SEC);
   g_assert_cmpuint (nix_exec_test_count_processes (marker), ==, 0);
-  g_assert_cmpuint (count_children (), ==, 0);
+  g_assert_cmpuint (nix_exec_test_count_children (), ==, 0);
 
   output = nix_exec_executor_execute_finish (executor, nix_exec_test_wait (&result), &error);
   g_assert_null (output);

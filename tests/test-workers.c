@@ -114,18 +114,6 @@ worker_pids (void)
   return pids;
 }
 
-static guint
-count_open_fds (void)
-{
-  g_autoptr(GDir) dir = g_dir_open ("/proc/self/fd", 0, NULL);
-  guint n = 0;
-
-  g_assert_nonnull (dir);
-  while (g_dir_read_name (dir) != NULL)
-    n++;
-  return n;
-}
-
 /* Iterates the default context until no worker is left, or 10 s. */
 static void
 wait_for_no_workers (void)
@@ -578,7 +566,7 @@ test_many (Fixture       *fixture,
 
   nix_exec_config_set_max_concurrency (fixture->config, 8);
   start_executor (fixture);
-  baseline = count_open_fds ();
+  baseline = nix_exec_test_count_fds ();
 
   g_ptr_array_set_size (results, n);
   for (guint i = 0; i < n; i++)
@@ -615,13 +603,13 @@ test_many (Fixture       *fixture,
   g_clear_object (&fixture->executor);
   wait_for_no_workers ();
   deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-  while (count_open_fds () > baseline && g_get_monotonic_time () < deadline)
+  while (nix_exec_test_count_fds () > baseline && g_get_monotonic_time () < deadline)
     {
       while (g_main_context_iteration (NULL, FALSE))
         ;
       g_usleep (10000);
     }
-  g_assert_cmpuint (count_open_fds (), <=, baseline);
+  g_assert_cmpuint (nix_exec_test_count_fds (), <=, baseline);
 }
 
 static void
