@@ -3,6 +3,7 @@
 
 #include "nixexec-effect-set.h"
 #include "nixexec-error.h"
+#include "nixexec-json-private.h"
 
 /**
  * NixExecEffectSet:
@@ -558,29 +559,21 @@ NixExecEffectSet *
 nix_exec_effect_set_new_from_string (const char  *json,
                                      GError     **error)
 {
-  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) local_error = NULL;
 
   g_return_val_if_fail (json != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  parser = json_parser_new_immutable ();
-  if (!json_parser_load_from_data (parser, json, -1, &local_error))
+  root = nix_exec_json_read (json, strlen (json), &local_error);
+  if (root == NULL)
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS,
                    "not valid JSON: %s", local_error->message);
       return NULL;
     }
 
-  /* An empty text parses without error but has no root. */
-  if (json_parser_get_root (parser) == NULL)
-    {
-      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS,
-                           "not valid JSON: empty text");
-      return NULL;
-    }
-
-  return nix_exec_effect_set_new_from_json (json_parser_get_root (parser), error);
+  return nix_exec_effect_set_new_from_json (root, error);
 }
 
 /**
@@ -926,7 +919,8 @@ nix_exec_effect_set_to_string (NixExecEffectSet *self)
   g_return_val_if_fail (NIX_EXEC_IS_EFFECT_SET (self), NULL);
 
   node = nix_exec_effect_set_to_json (self);
-  return json_to_string (node, FALSE);
+  /* Paths and models are UTF-8 checked when they are added. */
+  return nix_exec_json_write (node, FALSE, NULL);
 }
 
 /**

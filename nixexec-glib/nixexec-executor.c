@@ -36,6 +36,7 @@
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
 #include "nixexec-executor.h"
+#include "nixexec-json-private.h"
 #include "nixexec-prepared-private.h"
 #include "nixexec-run-private.h"
 
@@ -841,6 +842,7 @@ execute_start (NixExecExecutor *self,
 {
   g_autoptr(NixExecPrepared) prepared = lookup_prepared (self, stage_id);
   g_autoptr(GBytes) input_bytes = NULL;
+  g_autoptr(GError) error = NULL;
   char *input_text;
 
   if (prepared == NULL)
@@ -852,7 +854,15 @@ execute_start (NixExecExecutor *self,
     }
 
   /* The caller's node is read here, on the caller's thread, and only here. */
-  input_text = input != NULL ? json_to_string (input, FALSE) : g_strdup ("null");
+  input_text = nix_exec_json_write (input, FALSE, &error);
+  if (input_text == NULL)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                               "The input of stage “%s” cannot be passed as JSON: %s",
+                               stage_id, error->message);
+      g_object_unref (task);
+      return;
+    }
   input_bytes = g_bytes_new_take (input_text, strlen (input_text));
   nix_exec_run_start (self->env, prepared, input_bytes, task);
 }
@@ -918,8 +928,11 @@ nix_exec_executor_execute_async (NixExecExecutor     *self,
  *
  * Returns: (transfer full): the stage's result, or %NULL with an error: in
  *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,
- *   %G_IO_ERROR_CANCELLED when cancelled, or a %G_FILE_ERROR or %G_IO_ERROR
- *   when the script cache directory cannot be used
+ *   %G_IO_ERROR_CANCELLED when cancelled, %G_IO_ERROR_INVALID_ARGUMENT when
+ *   @input cannot be written as JSON (nested deeper than 512 levels, or
+ *   holding an infinite number or a string that is not UTF-8), or a
+ *   %G_FILE_ERROR or %G_IO_ERROR when the script cache directory cannot be
+ *   used
  *
  * Since: 1.0
  */
@@ -1058,8 +1071,11 @@ execute_blocking (NixExecExecutor *self,
  *
  * Returns: (transfer full): the stage's result, or %NULL with an error: in
  *   the %NIX_EXEC_ERROR domain for the stage's and nix's failures,
- *   %G_IO_ERROR_CANCELLED when cancelled, or a %G_FILE_ERROR or %G_IO_ERROR
- *   when the script cache directory cannot be used
+ *   %G_IO_ERROR_CANCELLED when cancelled, %G_IO_ERROR_INVALID_ARGUMENT when
+ *   @input cannot be written as JSON (nested deeper than 512 levels, or
+ *   holding an infinite number or a string that is not UTF-8), or a
+ *   %G_FILE_ERROR or %G_IO_ERROR when the script cache directory cannot be
+ *   used
  *
  * Since: 1.0
  */

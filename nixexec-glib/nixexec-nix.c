@@ -14,6 +14,7 @@
 #include <json-glib/json-glib.h>
 
 #include "nixexec-error.h"
+#include "nixexec-json-private.h"
 #include "nixexec-nix-private.h"
 
 /* The start of every nix command line: flakes on, offline if asked, and the
@@ -101,21 +102,18 @@ nix_exec_nix_parse_metadata_output (const char  *json,
                                     gsize        length,
                                     GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = nix_exec_json_read (json, length, &local_error);
   JsonNode *url;
 
-  if (length == 0 || !json_parser_load_from_data (parser, json, length, &local_error))
+  if (root == NULL)
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
-                   "nix flake metadata printed something that is not JSON%s%s",
-                   local_error != NULL ? ": " : "",
-                   local_error != NULL ? local_error->message : "");
+                   "nix flake metadata printed something that is not JSON: %s",
+                   local_error->message);
       return NULL;
     }
 
-  root = json_parser_get_root (parser);
   url = root != NULL && JSON_NODE_HOLDS_OBJECT (root)
         ? json_object_get_member (json_node_get_object (root), "url") : NULL;
   if (url == NULL || !JSON_NODE_HOLDS_VALUE (url) ||
@@ -135,15 +133,14 @@ nix_exec_nix_parse_build_output (const char  *json,
                                  gsize        length,
                                  GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) local_error = NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = nix_exec_json_read (json, length, &local_error);
   JsonArray *builds;
   JsonObject *first;
   JsonObject *outputs;
   const char *out;
 
-  if (!json_parser_load_from_data (parser, json, length, &local_error))
+  if (root == NULL)
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_EVAL_FAILED,
                    "nix build printed something that is not JSON: %s",
@@ -151,7 +148,6 @@ nix_exec_nix_parse_build_output (const char  *json,
       return NULL;
     }
 
-  root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_ARRAY (root) ||
       json_array_get_length ((builds = json_node_get_array (root))) == 0)
     {

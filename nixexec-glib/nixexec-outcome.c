@@ -16,14 +16,14 @@
  * nix_exec_outcome_decode() turns either into one NixExecOutcome, and
  * nix_exec_outcome_to_result() turns that into the caller's result or
  * error, so a stage fails with the same code and message whichever way it
- * ran. A JSON text is accepted only whole: json-glib 1.6 takes "{} {}" for
- * one document, so anything after the first value is refused here.
+ * ran. Every text is read by the one strict reader (nixexec-json.c).
  */
 #include "config.h"
 
 #include <string.h>
 
 #include "nixexec-error.h"
+#include "nixexec-json-private.h"
 #include "nixexec-outcome-private.h"
 #include "nixexec-result-private.h"
 #include "nixexec-sandbox-private.h"
@@ -119,70 +119,6 @@ error_from_report (const char *stage_id,
   g_assert_not_reached ();
 }
 
-/* json-glib 1.6 accepts "{} {}" as one document: find where the first value
- * ends, so that anything but white space after it can be refused. The text
- * is known to start with a valid value (the parser said so). */
-static gboolean
-has_trailing_content (const char *text,
-                      gsize       length)
-{
-  gsize i = 0;
-  int depth = 0;
-  gboolean in_string = FALSE;
-
-  gsize start;
-
-  while (i < length && g_ascii_isspace (text[i]))
-    i++;
-  start = i;
-
-  for (; i < length; i++)
-    {
-      char c = text[i];
-
-      if (in_string)
-        {
-          if (c == '\\')
-            i++;
-          else if (c == '"')
-            {
-              in_string = FALSE;
-              if (depth == 0)
-                {
-                  i++;
-                  break;
-                }
-            }
-          continue;
-        }
-
-      /* At depth 0 inside a scalar (a number, true, false, null), any
-       * character that cannot continue it ends the value. */
-      if (depth == 0 && i > start &&
-          (g_ascii_isspace (c) || strchr ("{[\"", c) != NULL))
-        break;
-
-      if (c == '"')
-        in_string = TRUE;
-      else if (c == '{' || c == '[')
-        depth++;
-      else if (c == '}' || c == ']')
-        {
-          if (--depth == 0)
-            {
-              i++;
-              break;
-            }
-        }
-    }
-
-  for (; i < length; i++)
-    if (!g_ascii_isspace (text[i]))
-      return TRUE;
-  return FALSE;
-}
-
-
 /* The one JSON value that @bytes holds, or NULL with INVALID_OUTPUT saying
  * what was wrong; @what names the text in the message. */
 static JsonNode *
@@ -191,26 +127,20 @@ parse_one_value (const char  *stage_id,
                  const char  *what,
                  GError     **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   g_autoptr(GError) parse_error = NULL;
   gsize length = 0;
   const char *text = bytes != NULL ? g_bytes_get_data (bytes, &length) : NULL;
+  JsonNode *value = nix_exec_json_read (text, length, &parse_error);
 
-  if (length == 0 || !json_parser_load_from_data (parser, text, length, &parse_error) ||
-      json_parser_get_root (parser) == NULL || has_trailing_content (text, length))
+  if (value == NULL)
     {
       g_autofree char *shown = g_utf8_make_valid (text != NULL ? text : "", MIN (length, 200));
 
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_OUTPUT,
-                   "Stage “%s” did not print one JSON value %s%s%s (output began: “%s”)",
-                   stage_id, what,
-                   parse_error != NULL ? ": " : "",
-                   parse_error != NULL ? parse_error->message : "",
-                   shown);
-      return NULL;
+                   "Stage “%s” did not print one JSON value %s: %s (output began: “%s”)",
+                   stage_id, what, parse_error->message, shown);
     }
-
-  return json_node_ref (json_parser_get_root (parser));
+  return value;
 }
 
 static gboolean
@@ -259,15 +189,10 @@ decode_response (NixExecOutcome  *outcome,
 static JsonObject *
 oneshot_report (GBytes *stdout_bytes)
 {
-  g_autoptr(JsonParser) parser = json_parser_new_immutable ();
   gsize length = 0;
   const char *text = stdout_bytes != NULL ? g_bytes_get_data (stdout_bytes, &length) : NULL;
-  JsonNode *root;
+  g_autoptr(JsonNode) root = nix_exec_json_read (text, length, NULL);
 
-  if (length == 0 || !json_parser_load_from_data (parser, text, length, NULL) ||
-      has_trailing_content (text, length))
-    return NULL;
-  root = json_parser_get_root (parser);
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root) ||
       !report_kind_is_known (json_node_get_object (root)))
     return NULL;

@@ -39,6 +39,7 @@
 #include "nixexec-enums.h"
 #include "nixexec-error.h"
 #include "nixexec-io-private.h"
+#include "nixexec-json-private.h"
 #include "nixexec-nix-private.h"
 #include "nixexec-pydeps-private.h"
 #include "nixexec-runtimes-private.h"
@@ -286,26 +287,24 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
                              const char       *path,
                              GError          **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autoptr(GError) local_error = NULL;
   g_autoptr(GList) members = NULL;
   g_autoptr(GHashTable) pinned = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
   JsonObject *root, *runtimes;
-  JsonNode *node;
   const char *flake, *system;
 
-  if (!json_parser_load_from_file (parser, path, &local_error))
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
     {
-      if (local_error->domain == G_FILE_ERROR)
-        {
-          g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
-                                      "Could not read the runtime lock file “%s”: ", path);
-          return FALSE;
-        }
-      return invalid_lock (error, path, local_error->message);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local_error),
+                                  "Could not read the runtime lock file “%s”: ", path);
+      return FALSE;
     }
-
-  node = json_parser_get_root (parser);
+  node = nix_exec_json_read (contents, length, &local_error);
+  if (node == NULL)
+    return invalid_lock (error, path, local_error->message);
   if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
     return invalid_lock (error, path, "it is not a JSON object");
   root = json_node_get_object (node);
@@ -384,7 +383,6 @@ nix_exec_runtimes_write_lock (NixExecRuntimes  *self,
                               GError          **error)
 {
   g_autoptr(JsonBuilder) builder = json_builder_new ();
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
   g_autoptr(JsonNode) root = NULL;
   g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -440,10 +438,9 @@ nix_exec_runtimes_write_lock (NixExecRuntimes  *self,
   json_builder_end_object (builder);
 
   root = json_builder_get_root (builder);
-  json_generator_set_root (generator, root);
-  json_generator_set_pretty (generator, TRUE);
-  json_generator_set_indent (generator, 2);
-  text = json_generator_to_data (generator, NULL);
+  text = nix_exec_json_write (root, TRUE, error);
+  if (text == NULL)
+    return FALSE;
 
   dir = g_path_get_dirname (path);
   if (g_mkdir_with_parents (dir, 0700) != 0)
