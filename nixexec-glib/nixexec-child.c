@@ -52,6 +52,7 @@
 
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
+#include "nixexec-json-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
@@ -271,21 +272,28 @@ namespace_gone (ChildRun *run)
 }
 
 /* Reads the namespace's init from bwrap's info, {"child-pid": N,
- * "pid-namespace": M, ...}, and what tells it apart later. */
+ * "pid-namespace": M, ...}, and what tells it apart later. The info is
+ * empty or cut short when bwrap failed or was killed before it wrote it
+ * all: then init stays unknown. */
 static void
 parse_info (ChildRun *run)
 {
-  g_autofree char *text = g_strndup ((const char *) run->info->data, run->info->len);
-  const char *pid_key = strstr (text, "\"child-pid\"");
-  const char *ns_key = strstr (text, "\"pid-namespace\"");
+  g_autoptr(JsonNode) root = NULL;
+  JsonObject *object;
   guint64 start_time = 0;
   char state = '?';
 
-  if (pid_key == NULL || (pid_key = strchr (pid_key, ':')) == NULL)
+  root = nix_exec_json_read ((const char *) run->info->data, run->info->len, NULL);
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return;
-  run->init_pid = (GPid) g_ascii_strtoll (pid_key + 1, NULL, 10);
-  if (ns_key != NULL && (ns_key = strchr (ns_key, ':')) != NULL)
-    run->init_pid_ns = g_ascii_strtoull (ns_key + 1, NULL, 10);
+  object = json_node_get_object (root);
+  if (!json_object_has_member (object, "child-pid") ||
+      json_node_get_value_type (json_object_get_member (object, "child-pid")) != G_TYPE_INT64)
+    return;
+  run->init_pid = (GPid) CLAMP (json_object_get_int_member (object, "child-pid"), 0, G_MAXINT);
+  if (json_object_has_member (object, "pid-namespace") &&
+      json_node_get_value_type (json_object_get_member (object, "pid-namespace")) == G_TYPE_INT64)
+    run->init_pid_ns = (guint64) MAX (json_object_get_int_member (object, "pid-namespace"), 0);
 
   if (run->init_pid <= 0 || !read_process_stat (run->init_pid, &state, &start_time) ||
       state == 'Z' || state == 'X')

@@ -97,17 +97,28 @@
  * building the executor fails with %NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE
  * instead. See [Isolation](overview.html#isolation) and `SECURITY.md`.
  *
+ * ## Construction
+ *
+ * [ctor@NixExec.Executor.new] reports at once why an executor cannot run
+ * here. An executor made with g_object_new() — as `NixExec.Executor(config=c)`
+ * in Python and `new NixExec.Executor({config: c})` in JavaScript make it —
+ * is set up in the same way; when that fails, g_initable_init() and every
+ * call report the same error. After g_object_run_dispose() the executor has
+ * no stages, and its calls fail with %G_IO_ERROR_CLOSED.
+ *
  * Since: 1.0
  */
 struct _NixExecExecutor
 {
   GObject        parent_instance;
 
-  NixExecConfig *config;   /* owned private copy, immutable after construction */
-  NixExecRunEnv *env;      /* owned: set once by init; what every run shares */
+  NixExecConfig *config;      /* owned private copy, immutable after construction */
+  NixExecRunEnv *env;         /* owned: set once by constructed; what every run shares */
+  GError        *setup_error; /* owned: why constructed could not make env */
 
-  GMutex         lock;     /* guards every field below */
-  GHashTable    *stages;   /* id (owned) → NixExecPrepared (owned) */
+  GMutex         lock;        /* guards every field below */
+  GHashTable    *stages;      /* id (owned) → NixExecPrepared (owned); emptied by dispose */
+  gboolean       disposed;
 };
 
 enum {
@@ -152,6 +163,23 @@ nix_exec_executor_find_nix (void)
   return nix_exec_run_env_find_nix ();
 }
 
+/* The set-up is done here rather than in GInitable.init, so that an
+ * executor made with g_object_new() — as PyGObject's
+ * `NixExec.Executor(config=…)` and GJS's `new NixExec.Executor({config})`
+ * make it — is the same as one from nix_exec_executor_new(); if it cannot
+ * run here, init reports why and so does every call (check_usable). */
+static void
+nix_exec_executor_constructed (GObject *object)
+{
+  NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
+
+  G_OBJECT_CLASS (nix_exec_executor_parent_class)->constructed (object);
+
+  if (self->config == NULL)
+    self->config = nix_exec_config_new ();
+  self->env = nix_exec_run_env_new (self->config, &self->setup_error);
+}
+
 static gboolean
 nix_exec_executor_initable_init (GInitable     *initable,
                                  GCancellable  *cancellable,
@@ -159,17 +187,38 @@ nix_exec_executor_initable_init (GInitable     *initable,
 {
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (initable);
 
-  if (self->env != NULL)
-    return TRUE;
+  if (self->setup_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->setup_error));
+      return FALSE;
+    }
+  return TRUE;
+}
 
-  self->env = nix_exec_run_env_new (self->config, error);
+/* Whether a call can run: FALSE, with the reason, for an executor that
+ * could not be set up or has been disposed. */
+static gboolean
+check_usable (NixExecExecutor  *self,
+              GError          **error)
+{
+  gboolean disposed;
+
+  g_mutex_lock (&self->lock);
+  disposed = self->disposed;
+  g_mutex_unlock (&self->lock);
+
+  if (disposed)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CLOSED,
+                           "The executor has been disposed");
+      return FALSE;
+    }
   if (self->env == NULL)
-    return FALSE;
-
-  if (self->env->nix_path != NULL)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_NIX_PATH]);
-  if (self->env->isolation_active)
-    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ISOLATION_ACTIVE]);
+    {
+      g_set_error (error, self->setup_error->domain, self->setup_error->code,
+                   "The executor could not be set up: %s", self->setup_error->message);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -189,10 +238,13 @@ nix_exec_executor_dispose (GObject *object)
   if (self->env != NULL)
     nix_exec_pool_shutdown (self->env->pool);
 
+  /* The table itself stays until finalize, so that a call on a disposed
+   * executor (a binding may make one) finds no stage instead of freed
+   * memory. */
   g_mutex_lock (&self->lock);
-  g_clear_pointer (&self->stages, g_hash_table_unref);
+  self->disposed = TRUE;
+  g_hash_table_remove_all (self->stages);
   g_mutex_unlock (&self->lock);
-  g_clear_object (&self->config);
 
   G_OBJECT_CLASS (nix_exec_executor_parent_class)->dispose (object);
 }
@@ -203,6 +255,9 @@ nix_exec_executor_finalize (GObject *object)
   NixExecExecutor *self = NIX_EXEC_EXECUTOR (object);
 
   g_clear_pointer (&self->env, nix_exec_run_env_unref);
+  g_clear_error (&self->setup_error);
+  g_clear_pointer (&self->stages, g_hash_table_unref);
+  g_clear_object (&self->config);
   g_mutex_clear (&self->lock);
 
   G_OBJECT_CLASS (nix_exec_executor_parent_class)->finalize (object);
@@ -270,6 +325,7 @@ nix_exec_executor_class_init (NixExecExecutorClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = nix_exec_executor_constructed;
   object_class->dispose = nix_exec_executor_dispose;
   object_class->finalize = nix_exec_executor_finalize;
   object_class->get_property = nix_exec_executor_get_property;
@@ -606,6 +662,7 @@ nix_exec_executor_add_stage (NixExecExecutor  *self,
                              GError          **error)
 {
   g_autoptr(NixExecPrepared) prepared = NULL;
+  gboolean disposed;
   char *id;
 
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), FALSE);
@@ -623,9 +680,16 @@ nix_exec_executor_add_stage (NixExecExecutor  *self,
 
   id = g_strdup (prepared->id);
   g_mutex_lock (&self->lock);
-  g_hash_table_replace (self->stages, id, g_steal_pointer (&prepared));
+  disposed = self->disposed;
+  if (!disposed)
+    g_hash_table_replace (self->stages, id, g_steal_pointer (&prepared));
   g_mutex_unlock (&self->lock);
 
+  if (disposed)
+    {
+      g_free (id);
+      return check_usable (self, error);
+    }
   return TRUE;
 }
 
@@ -785,6 +849,7 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
                                 gpointer             user_data)
 {
   g_autoptr(GPtrArray) stages = NULL;
+  g_autoptr(GError) error = NULL;
   GTask *task;
   GHashTableIter iter;
   gpointer value;
@@ -795,6 +860,12 @@ nix_exec_executor_warmup_async (NixExecExecutor     *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, nix_exec_executor_warmup_async);
   g_task_set_name (task, "[nixexec] warmup");
+  if (!check_usable (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
 
   stages = g_ptr_array_new_with_free_func ((GDestroyNotify) nix_exec_prepared_unref);
   g_mutex_lock (&self->lock);
@@ -840,11 +911,19 @@ execute_start (NixExecExecutor *self,
                JsonNode        *input,
                GTask           *task)
 {
-  g_autoptr(NixExecPrepared) prepared = lookup_prepared (self, stage_id);
+  g_autoptr(NixExecPrepared) prepared = NULL;
   g_autoptr(GBytes) input_bytes = NULL;
   g_autoptr(GError) error = NULL;
   char *input_text;
 
+  if (!check_usable (self, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  prepared = lookup_prepared (self, stage_id);
   if (prepared == NULL)
     {
       g_task_return_new_error (task, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_NOT_FOUND,
@@ -1156,6 +1235,8 @@ nix_exec_executor_dup_locked_flake_url (NixExecExecutor *self)
 {
   g_return_val_if_fail (NIX_EXEC_IS_EXECUTOR (self), NULL);
 
+  if (self->env == NULL)
+    return NULL;
   return nix_exec_runtimes_dup_locked_url (self->env->runtimes);
 }
 
@@ -1189,6 +1270,8 @@ nix_exec_executor_export_lock (NixExecExecutor  *self,
   g_return_val_if_fail (path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (!check_usable (self, error))
+    return FALSE;
   return nix_exec_runtimes_write_lock (self->env->runtimes, path, error);
 }
 
@@ -1216,7 +1299,8 @@ nix_exec_executor_refresh_async (NixExecExecutor     *self,
   g_return_if_fail (NIX_EXEC_IS_EXECUTOR (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
-  nix_exec_runtimes_reset (self->env->runtimes);
+  if (self->env != NULL)
+    nix_exec_runtimes_reset (self->env->runtimes);
   nix_exec_executor_warmup_async (self, cancellable, callback, user_data);
 }
 

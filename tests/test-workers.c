@@ -37,6 +37,13 @@ static const char *python_code =
   "        return {1, 2}\n"
   "    if action == 'log':\n"
   "        print('hello from call', count)\n"
+  "    if action == 'segv':\n"
+  "        import signal\n"
+  "        os.kill(os.getpid(), signal.SIGSEGV)\n"
+  "    if action == 'fds':\n"
+  "        import subprocess\n"
+  "        return subprocess.run(['/bin/sh', '-c', 'ls /proc/self/fd'], close_fds=False,\n"
+  "                              capture_output=True, text=True).stdout.split()\n"
   "    return {'pid': os.getpid(), 'count': count, 'echo': input}\n";
 
 static const char *javascript_code =
@@ -47,6 +54,8 @@ static const char *javascript_code =
   "    process.exit(3);\n"
   "  if (input && input.action === 'raise')\n"
   "    throw new TypeError('boom');\n"
+  "  if (input && input.action === 'segv')\n"
+  "    process.kill(process.pid, 'SIGSEGV');\n"
   "  if (input && input.action === 'async')\n"
   "    return new Promise(resolve => setTimeout(() => resolve({ pid: process.pid, count, echo: input }), 10));\n"
   "  return { pid: process.pid, count, echo: input };\n"
@@ -55,6 +64,11 @@ static const char *javascript_code =
 static const char *bash_code =
   "execute() {\n"
   "  if [[ $1 == *crash* ]]; then exit 3; fi\n"
+  "  if [[ $1 == *segv* ]]; then kill -SEGV $BASHPID; fi\n"
+  "  if [[ $1 == *fds* ]]; then\n"
+  "    printf '['; sep=; for fd in $(ls /proc/self/fd); do printf '%s\"%s\"' \"$sep\" \"$fd\"; sep=,; done\n"
+  "    printf ']'; return\n"
+  "  fi\n"
   "  echo \"log line for $1\" >&2\n"
   "  printf '{\"pid\": %d, \"count\": 1, \"echo\": %s}' \"$$\" \"$1\"\n"
   "}\n";
@@ -709,6 +723,73 @@ test_sandboxed (Fixture       *fixture,
   call_pid (fixture, "bash", "{}", NULL);
 }
 
+/* A stage killed by a signal is reported as such, by a fresh worker and a
+ * reused one alike, confined or not. */
+static void
+test_signal (Fixture       *fixture,
+             gconstpointer  user_data)
+{
+  const char *stages[] = { "python", "javascript", "bash" };
+  gboolean sandboxed = GPOINTER_TO_INT (user_data);
+
+  if (sandboxed && nix_exec_test_allow_no_sandbox ())
+    {
+      g_test_skip ("No usable bubblewrap on this host");
+      return;
+    }
+  if (sandboxed)
+    nix_exec_config_set_isolation (fixture->config, NIX_EXEC_ISOLATION_AUTO);
+  start_executor (fixture);
+
+  for (guint s = 0; s < G_N_ELEMENTS (stages); s++)
+    for (guint warm = 0; warm <= 1; warm++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NixExecResult) result = NULL;
+
+        g_test_message ("%s, %s worker", stages[s], warm ? "reused" : "fresh");
+        if (warm)
+          call_pid (fixture, stages[s], "{}", NULL);
+        result = call_full (fixture, stages[s], "{\"action\": \"segv\"}", NULL, &error);
+        if (error != NULL)
+          g_test_message ("%s", error->message);
+        g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED);
+        g_assert_nonnull (strstr (error->message, "killed by signal 11"));
+        g_assert_null (strstr (error->message, "status"));
+      }
+}
+
+/* Nothing a stage starts can read the worker's requests or write its
+ * responses: the protocol fds are the worker's own. */
+static void
+test_protocol_fds (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  const char *stages[] = { "python", "bash" };
+
+  start_executor (fixture);
+  for (guint s = 0; s < G_N_ELEMENTS (stages); s++)
+    for (guint call = 0; call < 2; call++)
+      {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NixExecResult) result = call_full (fixture, stages[s], "{\"action\": \"fds\"}",
+                                                     NULL, &error);
+        JsonArray *fds;
+
+        g_assert_no_error (error);
+        fds = json_node_get_array (nix_exec_result_get_output (result));
+        g_assert_cmpuint (json_array_get_length (fds), >=, 3);
+        for (guint i = 0; i < json_array_get_length (fds); i++)
+          {
+            const char *fd = json_array_get_string_element (fds, i);
+
+            g_test_message ("%s: fd %s open in the stage's child", stages[s], fd);
+            /* stdin, stdout, stderr, and the fd ls reads /proc/self/fd with. */
+            g_assert_cmpint (g_ascii_strtoll (fd, NULL, 10), <=, 3);
+          }
+      }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -734,6 +815,12 @@ main (int   argc,
   ADD ("disabled", test_disabled);
   ADD ("per-stage", test_per_stage);
   ADD ("sandboxed", test_sandboxed);
+  ADD ("protocol-fds", test_protocol_fds);
+
+  g_test_add ("/nixexec/workers/signal", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_set_up, test_signal, fixture_tear_down);
+  g_test_add ("/nixexec/workers/signal-sandboxed", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_signal, fixture_tear_down);
 
 #undef ADD
 

@@ -57,6 +57,22 @@ __nixexec_write_frame() {
   printf '%d\n%s' "${#1}" "$1" >&"${__nixexec_result_fd:-1}"
 }
 
+# Ends the worker as execute's subshell ended, status $1: a status of
+# 128 + N from a signal whose default is to terminate (SIGSEGV, SIGKILL, …)
+# is passed on as death by that signal, so that a reused worker's crash is
+# reported as a one-shot run's is. (A subshell that exits with such a status
+# on purpose is reported the same way, as a sandboxed one-shot run is.)
+__nixexec_exit_like() {
+  local sig=$(( $1 - 128 ))
+  case $sig in
+    [1-9]|1[0-6]|2[4-7]|29|3[01])
+      trap - "$sig"
+      kill -s "$sig" "$BASHPID" 2>/dev/null || true
+      ;;
+  esac
+  exit "$1"
+}
+
 # Worker mode: answers every request with $1, or by calling execute when $1
 # is empty, until end of file on stdin; then exits with status 0.
 __nixexec_serve() {
@@ -67,11 +83,14 @@ __nixexec_serve() {
       continue
     fi
     set +e
-    out=$(set -e; execute "$__nixexec_input")
+    # The protocol's descriptors are closed for execute: nothing it starts
+    # can read the next requests or write a response.
+    out=$(exec {__nixexec_request_fd}<&- {__nixexec_result_fd}>&-
+          set -e; execute "$__nixexec_input")
     status=$?
     set -e
     if (( status != 0 )); then
-      exit "$status"
+      __nixexec_exit_like "$status"
     fi
     __nixexec_write_frame "{\"ok\":$out}"
   done
