@@ -880,6 +880,177 @@ test_executors_race_on_script (void)
   nix_exec_test_rm_rf (cache_dir);
 }
 
+/* An executor made with g_object_new(), as the bindings make one, without
+ * GInitable's init: set up the same way, and it runs stages. */
+static void
+test_g_object_new (void)
+{
+  g_autofree char *cache_dir = nix_exec_test_make_tmpdir ("nixexec-gobject-new");
+  g_autoptr(NixExecConfig) config = nix_exec_test_config_new (cache_dir);
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(NixExecExecutor) defaults = NULL;
+  g_autoptr(NixExecConfig) snapshot = NULL;
+  g_autoptr(NixExecConfig) default_config = nix_exec_config_new ();
+  g_autoptr(JsonNode) input = nix_exec_test_json ("{\"n\": 41}");
+  g_autoptr(JsonNode) output = NULL;
+  g_autoptr(GError) error = NULL;
+
+  executor = g_object_new (NIX_EXEC_TYPE_EXECUTOR, "config", config, NULL);
+  g_assert_nonnull (nix_exec_executor_get_nix_path (executor));
+  if (!nix_exec_test_allow_no_sandbox ())
+    g_assert_true (nix_exec_executor_get_isolation_active (executor));
+  nix_exec_test_register (executor, "add", "python",
+                          "def execute(input):\n    return input['n'] + 1\n");
+  output = nix_exec_executor_execute (executor, "add", input, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_node_get_int (output), ==, 42);
+  /* init afterwards is harmless, and changes nothing. */
+  g_assert_true (g_initable_init (G_INITABLE (executor), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (nix_exec_executor_has_implementation (executor, "add"));
+
+  /* No config at all: the defaults. */
+  defaults = g_object_new (NIX_EXEC_TYPE_EXECUTOR, NULL);
+  snapshot = nix_exec_executor_config_snapshot (defaults);
+  g_assert_nonnull (snapshot);
+  g_assert_cmpuint (nix_exec_config_get_timeout_secs (snapshot), ==,
+                    nix_exec_config_get_timeout_secs (default_config));
+
+  g_clear_object (&executor);
+  nix_exec_test_rm_rf (cache_dir);
+}
+
+/* Made with g_object_new() where it cannot run: init and every call say
+ * why, nothing crashes. */
+static void
+test_g_object_new_unusable (void)
+{
+  g_autofree char *cache_dir = nix_exec_test_make_tmpdir ("nixexec-gobject-new");
+  g_autofree char *lock_path = g_build_filename (cache_dir, "exported.lock", NULL);
+  g_autoptr(NixExecConfig) config = nix_exec_test_config_new (cache_dir);
+  g_autoptr(NixExecConfig) good = nix_exec_test_config_new (cache_dir);
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(NixExecExecutor) rebuilt = NULL;
+  g_autoptr(JsonNode) input = nix_exec_test_json ("{\"n\": 1}");
+  g_autoptr(JsonNode) output = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *locked = NULL;
+
+  nix_exec_config_set_nix_path (config, "/nonexistent/bin/nix");
+  executor = g_object_new (NIX_EXEC_TYPE_EXECUTOR, "config", config, NULL);
+  g_assert_null (nix_exec_executor_get_nix_path (executor));
+  g_assert_false (nix_exec_executor_get_isolation_active (executor));
+
+  g_assert_false (g_initable_init (G_INITABLE (executor), NULL, &error));
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* Registering works: the stages can move to a rebuilt executor. */
+  nix_exec_test_register (executor, "add", "python",
+                          "def execute(input):\n    return input['n'] + 1\n");
+  output = nix_exec_executor_execute (executor, "add", input, NULL, &error);
+  g_assert_null (output);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "could not be set up"));
+  g_assert_nonnull (strstr (error->message, "/nonexistent/bin/nix"));
+  g_clear_error (&error);
+
+  nix_exec_executor_warmup_async (executor, NULL, nix_exec_test_on_done, &result);
+  g_assert_false (nix_exec_executor_warmup_finish (executor, nix_exec_test_wait (&result), &error));
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  nix_exec_executor_refresh_async (executor, NULL, nix_exec_test_on_done, &result);
+  g_assert_false (nix_exec_executor_refresh_finish (executor, nix_exec_test_wait (&result), &error));
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND);
+  g_clear_error (&error);
+
+  locked = nix_exec_executor_dup_locked_flake_url (executor);
+  g_assert_null (locked);
+  g_assert_false (nix_exec_executor_export_lock (executor, lock_path, &error));
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_NIX_NOT_FOUND);
+  g_assert_false (g_file_test (lock_path, G_FILE_TEST_EXISTS));
+  g_clear_error (&error);
+
+  rebuilt = nix_exec_executor_rebuild_with_config (executor, good, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&output, json_node_unref);
+  output = nix_exec_executor_execute (rebuilt, "add", input, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_node_get_int (output), ==, 2);
+
+  g_clear_object (&rebuilt);
+  g_clear_object (&executor);
+  nix_exec_test_rm_rf (cache_dir);
+}
+
+/* After g_object_run_dispose() (a binding may call it, or a reference
+ * cycle), every call answers: no stages, CLOSED errors, no crash. */
+static void
+test_disposed (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  g_autofree char *lock_path = g_build_filename (fixture->cache_dir, "exported.lock", NULL);
+  g_autoptr(NixExecConfig) config = nix_exec_test_config_new (fixture->cache_dir);
+  g_autoptr(NixExecConfig) snapshot = NULL;
+  g_autoptr(NixExecExecutor) rebuilt = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("late", "def execute(i):\n    return i\n",
+                                                      "python", NULL);
+  g_autoptr(JsonNode) input = nix_exec_test_json ("1");
+  g_autoptr(JsonNode) output = NULL;
+  g_autoptr(GAsyncResult) result = NULL;
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) ids = NULL;
+
+  register_stage (fixture, "echo", "python", "def execute(i):\n    return i\n");
+  g_object_run_dispose (G_OBJECT (fixture->executor));
+  g_object_run_dispose (G_OBJECT (fixture->executor));
+
+  ids = nix_exec_executor_list_stage_ids (fixture->executor);
+  g_assert_nonnull (ids);
+  g_assert_cmpuint (g_strv_length (ids), ==, 0);
+  g_assert_false (nix_exec_executor_has_implementation (fixture->executor, "echo"));
+
+  output = nix_exec_executor_execute (fixture->executor, "echo", input, NULL, &error);
+  g_assert_null (output);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  nix_exec_executor_execute_async (fixture->executor, "echo", input, NULL,
+                                   nix_exec_test_on_done, &result);
+  output = nix_exec_executor_execute_finish (fixture->executor, nix_exec_test_wait (&result),
+                                             &error);
+  g_assert_null (output);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  g_assert_false (nix_exec_executor_add_stage (fixture->executor, stage, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+  g_assert_false (nix_exec_executor_has_implementation (fixture->executor, "late"));
+
+  nix_exec_executor_warmup_async (fixture->executor, NULL, nix_exec_test_on_done, &result);
+  g_assert_false (nix_exec_executor_warmup_finish (fixture->executor, nix_exec_test_wait (&result),
+                                                   &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  g_assert_false (nix_exec_executor_export_lock (fixture->executor, lock_path, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CLOSED);
+  g_clear_error (&error);
+
+  snapshot = nix_exec_executor_config_snapshot (fixture->executor);
+  g_assert_nonnull (snapshot);
+  rebuilt = nix_exec_executor_rebuild_with_config (fixture->executor, config, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&ids, g_strfreev);
+  ids = nix_exec_executor_list_stage_ids (rebuilt);
+  g_assert_cmpuint (g_strv_length (ids), ==, 0);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -912,7 +1083,11 @@ main (int   argc,
   ADD ("rebuild-keeps-stages", test_rebuild_keeps_stages);
   ADD ("config-snapshot-is-copy", test_config_snapshot_is_copy);
   ADD ("script-cache", test_script_cache);
+  ADD ("disposed", test_disposed);
 #undef ADD
+
+  g_test_add_func ("/nixexec/executor/g-object-new", test_g_object_new);
+  g_test_add_func ("/nixexec/executor/g-object-new-unusable", test_g_object_new_unusable);
 
   g_test_add_func ("/nixexec/executor/nix-not-found", test_nix_not_found);
   g_test_add_func ("/nixexec/executor/find-nix-walks-path", test_find_nix_walks_path);

@@ -368,6 +368,22 @@ test('executor: new(config) and register_with_effects', () => {
     assertEqual(result.get_object().get_int_member('sum'), 9, 'sum');
 });
 
+test('executor: made with the GObject constructor, without init', () => {
+    // How a GJS user makes an object: set up without GInitable.init.
+    const executor = new NixExec.Executor({config: makeConfig()});
+    assert(GLib.path_is_absolute(executor.nix_path), 'nix path without init');
+    assert(executor.register_with_effects('py', PY_SUM, 'python', null), 'register');
+    const result = executor.execute('py', json('{"xs": [1, 2]}'), null);
+    assertEqual(result.get_object().get_int_member('sum'), 3, 'sum');
+
+    const config = makeConfig();
+    config.nix_path = '/nonexistent/bin/nix';
+    const unusable = new NixExec.Executor({config});
+    assert(unusable.register_with_effects('py', PY_SUM, 'python', null), 'register');
+    assertThrows(() => unusable.execute('py', json('{"xs": [1]}'), null),
+        NixExec.Error, NixExec.Error.NIX_NOT_FOUND, 'execute');
+});
+
 test('executor: GInitable construction', () => {
     const initable = new NixExec.Executor({config: makeConfig()});
     assert(initable.init(null), 'init');

@@ -414,6 +414,28 @@ def _():
     check_equal(result.get_object().get_int_member('sum'), 9, 'sum')
 
 
+@case('executor: made with the GObject constructor, without init')
+def _():
+    # How a Python user makes an object: set up without GInitable.init.
+    executor = NixExec.Executor(config=make_config())
+    check(os.path.isabs(executor.props.nix_path), 'nix path without init')
+    check(executor.register_with_effects('py', PY_SUM, 'python', None), 'register')
+    result = executor.execute('py', json('{"xs": [1, 2]}'), None)
+    check_equal(result.get_object().get_int_member('sum'), 3, 'sum')
+
+    config = make_config()
+    config.props.nix_path = '/nonexistent/bin/nix'
+    unusable = NixExec.Executor(config=config)
+    check(unusable.register_with_effects('py', PY_SUM, 'python', None), 'register')
+    with raises_gerror(NixExec.error_quark(), NixExec.Error.NIX_NOT_FOUND, 'execute'):
+        unusable.execute('py', json('{"xs": [1]}'), None)
+
+    executor.run_dispose()
+    check_equal(executor.list_stage_ids(), [], 'no stages after dispose')
+    with raises_gerror(Gio.io_error_quark(), Gio.IOErrorEnum.CLOSED, 'execute after dispose'):
+        executor.execute('py', json('{"xs": [1]}'), None)
+
+
 @case('executor: GInitable construction')
 def _():
     executor = NixExec.Executor(config=make_config())
