@@ -27,6 +27,15 @@ typedef enum {
 /* With NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE, the child's fd on which bwrap
  * says which process is the namespace's init. */
 #define NIX_EXEC_CHILD_INFO_FD 4
+
+/* Reads bwrap's info, {"child-pid": N, "pid-namespace": M, ...}: the host
+ * pid of the namespace's init, and the inode of the namespace (0 when not
+ * said). FALSE when @data (possibly empty or cut short) says no pid. */
+gboolean            nix_exec_child_parse_bwrap_info (const guint8 *data,
+                                                     gsize         length,
+                                                     GPid         *out_pid,
+                                                     guint64      *out_pid_ns);
+
 /* What a stage process gave back, before it is understood (see
  * nixexec-outcome.c). A warm worker's call gives the same: framed, when the
  * worker answered, with the payload of its response frame as stdout_bytes

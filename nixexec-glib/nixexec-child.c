@@ -53,6 +53,7 @@
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-json-private.h"
+#include "nixexec-orphans-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
@@ -214,33 +215,6 @@ kill_children_of (GPid pid)
   return killed;
 }
 
-/* Reads what identifies @pid: its state and start time. FALSE when there is
- * no such process. */
-static gboolean
-read_process_stat (GPid     pid,
-                   char    *out_state,
-                   guint64 *out_start_time)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
-  g_autofree char *stat = NULL;
-  g_auto(GStrv) fields = NULL;
-  const char *close_paren;
-
-  if (!g_file_get_contents (path, &stat, NULL, NULL))
-    return FALSE;
-  /* "pid (comm) state ppid ...": comm may hold anything, spaces and
-   * parentheses included. The start time is field 22, the 20th after comm. */
-  close_paren = strrchr (stat, ')');
-  if (close_paren == NULL || close_paren[1] != ' ')
-    return FALSE;
-  fields = g_strsplit (close_paren + 2, " ", 21);
-  if (g_strv_length (fields) < 20)
-    return FALSE;
-  *out_state = fields[0][0];
-  *out_start_time = g_ascii_strtoull (fields[19], NULL, 10);
-  return TRUE;
-}
-
 /* The inode of @pid's pid namespace, 0 when it cannot be read. */
 static guint64
 read_pid_namespace (GPid pid)
@@ -263,7 +237,7 @@ namespace_gone (ChildRun *run)
 
   if (run->init_pid <= 0)
     return TRUE;
-  if (!read_process_stat (run->init_pid, &state, &start_time) ||
+  if (!nix_exec_orphans_read_stat (run->init_pid, &state, NULL, &start_time) ||
       state == 'Z' || state == 'X' ||
       (run->init_start_time != 0 && start_time != run->init_start_time))
     return TRUE;
@@ -271,33 +245,51 @@ namespace_gone (ChildRun *run)
   return run->init_pid_ns != 0 && pid_ns != 0 && pid_ns != run->init_pid_ns;
 }
 
-/* Reads the namespace's init from bwrap's info, {"child-pid": N,
- * "pid-namespace": M, ...}, and what tells it apart later. The info is
- * empty or cut short when bwrap failed or was killed before it wrote it
- * all: then init stays unknown. */
+gboolean
+nix_exec_child_parse_bwrap_info (const guint8 *data,
+                                 gsize         length,
+                                 GPid         *out_pid,
+                                 guint64      *out_pid_ns)
+{
+  g_autoptr(JsonNode) root = nix_exec_json_read ((const char *) data, length, NULL);
+  JsonObject *object;
+  JsonNode *member;
+
+  *out_pid = 0;
+  *out_pid_ns = 0;
+  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
+    return FALSE;
+  object = json_node_get_object (root);
+  member = json_object_get_member (object, "pid-namespace");
+  if (member != NULL && json_node_get_value_type (member) == G_TYPE_INT64)
+    *out_pid_ns = (guint64) MAX (json_node_get_int (member), 0);
+  member = json_object_get_member (object, "child-pid");
+  if (member == NULL || json_node_get_value_type (member) != G_TYPE_INT64 ||
+      json_node_get_int (member) <= 0 || json_node_get_int (member) > G_MAXINT)
+    return FALSE;
+  *out_pid = (GPid) json_node_get_int (member);
+  return TRUE;
+}
+
+/* Reads the namespace's init from bwrap's info, and what tells it apart
+ * later. The info is empty or cut short when bwrap failed or was killed
+ * before it wrote it all: then init stays unknown. */
 static void
 parse_info (ChildRun *run)
 {
-  g_autoptr(JsonNode) root = NULL;
-  JsonObject *object;
   guint64 start_time = 0;
   char state = '?';
 
-  root = nix_exec_json_read ((const char *) run->info->data, run->info->len, NULL);
-  if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
-    return;
-  object = json_node_get_object (root);
-  if (!json_object_has_member (object, "child-pid") ||
-      json_node_get_value_type (json_object_get_member (object, "child-pid")) != G_TYPE_INT64)
-    return;
-  run->init_pid = (GPid) CLAMP (json_object_get_int_member (object, "child-pid"), 0, G_MAXINT);
-  if (json_object_has_member (object, "pid-namespace") &&
-      json_node_get_value_type (json_object_get_member (object, "pid-namespace")) == G_TYPE_INT64)
-    run->init_pid_ns = (guint64) MAX (json_object_get_int_member (object, "pid-namespace"), 0);
-
-  if (run->init_pid <= 0 || !read_process_stat (run->init_pid, &state, &start_time) ||
-      state == 'Z' || state == 'X')
+  if (!nix_exec_child_parse_bwrap_info (run->info->data, run->info->len,
+                                        &run->init_pid, &run->init_pid_ns) ||
+      !nix_exec_orphans_read_stat (run->init_pid, &state, NULL, &start_time))
     {
+      run->init_pid = 0;
+      return;
+    }
+  if (state == 'Z' || state == 'X')
+    {
+      nix_exec_orphans_reap (run->init_pid, start_time);
       run->init_pid = 0;
       return;
     }
@@ -355,6 +347,11 @@ child_run_maybe_complete (GTask *task)
   destroy_source (&run->info_grace_source);
   destroy_source (&run->deadline_source);
   destroy_source (&run->cancel_source);
+
+  /* The namespace is gone; on a host that adopts orphans its init is now
+   * our zombie. */
+  if (run->init_pid > 0)
+    nix_exec_orphans_reap (run->init_pid, run->init_start_time);
 
   if (run->error != NULL)
     {
@@ -481,6 +478,8 @@ on_wait_done (GObject      *object,
   /* Whatever the child left behind in its group goes with it; this is also
    * what lets the pipes reach end-of-file. */
   kill_group (run);
+  /* On a host that adopts orphans, what the stage left is now ours. */
+  nix_exec_orphans_reap_group (run->pid);
   /* The child is gone: a deadline or a cancel during the pipe grace period
    * must not turn its finished run into a failure, nor signal a process
    * group that no longer is its. */

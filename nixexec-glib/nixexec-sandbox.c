@@ -855,6 +855,10 @@ run_probe (const char *bwrap,
                            "--tmpfs", NIX_EXEC_SANDBOX_WORK_DIR,
                            "--remount-ro", "/",
                            "--chdir", NIX_EXEC_SANDBOX_WORK_DIR,
+                           /* No init of bwrap's in the namespace: one would
+                            * be orphaned to a host that is a subreaper or
+                            * PID 1, and never reaped. */
+                           "--as-pid-1",
                            "--", bwrap, "--version",
                            NULL);
   argv = g_strv_builder_end (builder);

@@ -69,7 +69,9 @@
 
 #include <glib-unix.h>
 
+#include "nixexec-child-private.h"
 #include "nixexec-error.h"
+#include "nixexec-orphans-private.h"
 #include "nixexec-worker-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
@@ -88,6 +90,9 @@ struct _NixExecWorker
   int              in_fd;     /* our end of the stdin socketpair, or -1 */
   int              out_fd;    /* or -1 */
   int              err_fd;    /* or -1 */
+  int              info_fd;   /* sandboxed: bwrap's info pipe until init is known, or -1 */
+  GPid             init_pid;  /* sandboxed: the namespace's init, 0 when unknown */
+  guint64          init_start_time;
   GSource         *watch_source; /* owned, attached; each source holds a ref */
   GSource         *out_source;
   GSource         *err_source;
@@ -152,6 +157,7 @@ nix_exec_worker_unref (NixExecWorker *worker)
   close_fd (&worker->in_fd);
   close_fd (&worker->out_fd);
   close_fd (&worker->err_fd);
+  close_fd (&worker->info_fd);
   g_clear_pointer (&worker->out, g_byte_array_unref);
   g_clear_pointer (&worker->err, g_byte_array_unref);
   g_clear_pointer (&worker->context, g_main_context_unref);
@@ -351,6 +357,41 @@ bad_frame:
 }
 
 /* Reads stdout to what is there now; FALSE at end of file. */
+/* Sandboxed: learns which process is the namespace's init from bwrap's
+ * info, once the worker has written something. It is taken for the init
+ * only while its parent is still bwrap's outer process, our child: then its
+ * pid cannot have been reused. */
+static void
+note_init (NixExecWorker *worker)
+{
+  guint8 info[4096];
+  gsize length = 0;
+  guint64 pid_ns = 0;
+  GPid pid = 0, ppid = 0;
+  guint64 start_time = 0;
+
+  if (worker->info_fd < 0)
+    return;
+  while (length < sizeof info)
+    {
+      ssize_t n = read (worker->info_fd, info + length, sizeof info - length);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        break;
+      length += n;
+    }
+  close_fd (&worker->info_fd);
+
+  if (nix_exec_child_parse_bwrap_info (info, length, &pid, &pid_ns) &&
+      nix_exec_orphans_read_stat (pid, NULL, &ppid, &start_time) && ppid == worker->pid)
+    {
+      worker->init_pid = pid;
+      worker->init_start_time = start_time;
+    }
+}
+
 static gboolean
 read_output (NixExecWorker *worker)
 {
@@ -378,6 +419,7 @@ read_output (NixExecWorker *worker)
           return FALSE;
         }
 
+      note_init (worker);
       g_byte_array_append (worker->out, buffer, n);
       if (worker->call != NULL && worker->call_error == NULL && worker->out->len > limit)
         {
@@ -437,6 +479,9 @@ on_child_exited (GPid     pid,
   kill (-pid, SIGKILL);
   drain_stderr (worker);
   read_output (worker);
+  /* On a host that adopts orphans, what the worker left is ours to reap. */
+  nix_exec_orphans_reap (worker->init_pid, worker->init_start_time);
+  nix_exec_orphans_reap_group (pid);
 
   if (worker->call != NULL)
     {
@@ -536,6 +581,7 @@ nix_exec_worker_spawn (const char * const  *argv,
   int sv[2];
   int source_fds[2] = { -1, -1 };
   int target_fds[2] = { 3, NIX_EXEC_CHILD_INFO_FD };
+  int info_pipe[2] = { -1, -1 };
   gsize n_fds = 0;
   gboolean spawned;
 
@@ -543,21 +589,24 @@ nix_exec_worker_spawn (const char * const  *argv,
 
   if (fd3_data != NULL)
     {
-      /* bwrap's options on fd 3; its --info-fd goes to /dev/null: a worker
-       * is killed through bwrap itself, whose --die-with-parent takes the
-       * namespace with it (see the top of this file). */
+      /* bwrap's options on fd 3. A worker is killed through bwrap itself,
+       * whose --die-with-parent takes the namespace with it (see the top
+       * of this file); its --info-fd only says which process is the
+       * namespace's init, to be reaped on a host that adopts orphans. */
       source_fds[0] = data_memfd_new (fd3_data, error);
       if (source_fds[0] < 0)
         return NULL;
-      source_fds[1] = open ("/dev/null", O_WRONLY | O_CLOEXEC);
-      if (source_fds[1] < 0)
+      if (!g_unix_open_pipe (info_pipe, FD_CLOEXEC, error) ||
+          !g_unix_set_fd_nonblocking (info_pipe[0], TRUE, error))
         {
-          int saved_errno = errno;
           close (source_fds[0]);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-                       "Could not open /dev/null: %s", g_strerror (saved_errno));
+          for (gsize i = 0; i < 2; i++)
+            if (info_pipe[i] >= 0)
+              close (info_pipe[i]);
+          g_prefix_error (error, "Could not create the info pipe of a worker: ");
           return NULL;
         }
+      source_fds[1] = info_pipe[1];
       n_fds = 2;
     }
 
@@ -566,6 +615,8 @@ nix_exec_worker_spawn (const char * const  *argv,
       int saved_errno = errno;
       for (gsize i = 0; i < n_fds; i++)
         close (source_fds[i]);
+      if (info_pipe[0] >= 0)
+        close (info_pipe[0]);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                    "Could not create the input channel of a worker: %s",
                    g_strerror (saved_errno));
@@ -578,6 +629,7 @@ nix_exec_worker_spawn (const char * const  *argv,
   worker->in_fd = sv[0];
   worker->out_fd = -1;
   worker->err_fd = -1;
+  worker->info_fd = info_pipe[0];
   worker->out = g_byte_array_new ();
   worker->err = g_byte_array_new ();
 
