@@ -383,7 +383,7 @@ cli_report_error (CliCommon    *common,
     }
   else
     {
-      g_autofree char *shown = cli_escape_text (error->message, newline - error->message, FALSE);
+      g_autofree char *shown = cli_escape_text (error->message, newline - error->message, TRUE);
 
       g_printerr ("nixexec: %s (more with --verbose)\n", shown);
     }

@@ -533,7 +533,7 @@ command_run (CliCommon  *common,
     { "host", 0, 0, G_OPTION_ARG_NONE, &options.runtime.host,
       "Run on the host's own interpreters from PATH, not on nix: nothing is pinned", NULL },
     { "logs", 0, 0, G_OPTION_ARG_NONE, &options.logs,
-      "Print what the stage logged on stderr", NULL },
+      "Print what the stage logged on stderr (control characters escaped)", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GError) error = NULL;
