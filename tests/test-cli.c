@@ -4,12 +4,16 @@
  * nix on the bundled runtime flake (NIXEXEC_TEST_FLAKE, NIXEXEC_OFFLINE=1),
  * each test in a directory and with a cache directory of its own: what it
  * prints, its JSON, its exit codes, stores, warmup, lock files, doctor and
- * cancellation. In a sanitizer build the CLI is built with the sanitizers
- * too, and a leak makes it abort: every exit status is checked exactly.
+ * cancellation; that it reads only strict JSON, writes only valid JSON
+ * (checked by Debian's /usr/bin/python3 -m json.tool) and never passes a
+ * control character from a stage or a file to the terminal. In a sanitizer
+ * build the CLI is built with the sanitizers too, and a leak makes it
+ * abort: every exit status is checked exactly.
  */
 #include <signal.h>
 #include <glib/gstdio.h>
 
+#include "nixexec-json-private.h"
 #include "nixexec-test-util.h"
 
 typedef struct
@@ -103,21 +107,29 @@ cli_argv (va_list args)
   return argv;
 }
 
+/* Runs the CLI with @argv, @input on stdin, and @env (NAME, VALUE, …,
+ * NULL; or NULL) set on top of make_launcher()'s environment. */
 static void
-run_argv (Fixture     *fixture,
-          const char  *cache_dir,
-          const char  *input,
-          GPtrArray   *argv,
-          Run         *run)
+run_argv (Fixture            *fixture,
+          const char         *cache_dir,
+          const char         *input,
+          const char * const *env,
+          GPtrArray          *argv,
+          Run                *run)
 {
   g_autoptr(GSubprocessLauncher) launcher = make_launcher (fixture, cache_dir);
   g_autoptr(GSubprocess) process = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree char *command = g_strjoinv (" ", (char **) argv->pdata + 1);
+  g_autofree char *shown = g_strescape (command, NULL);
 
-  g_test_message ("$ nixexec %s", command);
+  for (guint i = 0; env != NULL && env[i] != NULL; i += 2)
+    g_subprocess_launcher_setenv (launcher, env[i], env[i + 1], TRUE);
+  /* Escaped: the arguments of some tests are not for a terminal. */
+  g_test_message ("$ nixexec %.200s%s", shown, strlen (shown) > 200 ? "…" : "");
   process = g_subprocess_launcher_spawnv (launcher, (const char * const *) argv->pdata, &error);
   g_assert_no_error (error);
+  /* Whatever the CLI prints must be UTF-8: this fails otherwise. */
   g_subprocess_communicate_utf8 (process, input != NULL ? input : "", NULL,
                                  &run->out, &run->err, &error);
   g_assert_no_error (error);
@@ -126,7 +138,12 @@ run_argv (Fixture     *fixture,
     run->status = g_subprocess_get_exit_status (process);
   else
     run->status = 128 + g_subprocess_get_term_sig (process);
-  g_test_message ("exit %d\nstdout: %s\nstderr: %s", run->status, run->out, run->err);
+  {
+    g_autofree char *out = g_strescape (run->out, "\n");
+    g_autofree char *err = g_strescape (run->err, "\n");
+
+    g_test_message ("exit %d\nstdout: %.2000s\nstderr: %.2000s", run->status, out, err);
+  }
 }
 
 /* Runs nixexec ARGS… (NULL-terminated) with @input on stdin (empty if
@@ -143,7 +160,23 @@ run_cli (Fixture    *fixture,
   va_start (args, input);
   argv = cli_argv (args);
   va_end (args);
-  run_argv (fixture, NULL, input, argv, run);
+  run_argv (fixture, NULL, input, NULL, argv, run);
+}
+
+/* The same, with @env (NAME, VALUE, …, NULL) in the environment. */
+static void G_GNUC_NULL_TERMINATED
+run_cli_with_env (Fixture            *fixture,
+                  Run                *run,
+                  const char * const *env,
+                  ...)
+{
+  g_autoptr(GPtrArray) argv = NULL;
+  va_list args;
+
+  va_start (args, env);
+  argv = cli_argv (args);
+  va_end (args);
+  run_argv (fixture, NULL, NULL, env, argv, run);
 }
 
 /* The same, with another cache directory. */
@@ -159,7 +192,7 @@ run_cli_with_cache (Fixture    *fixture,
   va_start (args, run);
   argv = cli_argv (args);
   va_end (args);
-  run_argv (fixture, cache_dir, NULL, argv, run);
+  run_argv (fixture, cache_dir, NULL, NULL, argv, run);
 }
 
 /* An error is one line, `nixexec: …`. */
@@ -171,6 +204,56 @@ assert_one_error_line (Run *run)
   g_assert_true (g_str_has_prefix (run->err, "nixexec: "));
   g_assert_nonnull (newline);
   g_assert_cmpstr (newline + 1, ==, "");
+}
+
+#define JSON_TOOL "/usr/bin/python3"
+
+/* Fails the test unless Debian's Python, a reader of JSON that is not
+ * ours or json-glib's, takes @text as one JSON text. */
+static void
+assert_json_tool_accepts (const char *text)
+{
+  g_autoptr(GSubprocess) process = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+
+  process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE |
+                              G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+                              JSON_TOOL, "-m", "json.tool", NULL);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, text, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (process) || g_subprocess_get_exit_status (process) != 0)
+    g_test_message ("json.tool: %s", err);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+}
+
+/* Skips the test, and returns FALSE, without /usr/bin/python3. */
+static gboolean
+have_json_tool (void)
+{
+  if (g_file_test (JSON_TOOL, G_FILE_TEST_IS_EXECUTABLE))
+    return TRUE;
+  g_test_skip ("needs " JSON_TOOL " (tools/setup-debian installs it)");
+  return FALSE;
+}
+
+/* No byte of @text is a C0 control other than newline and tab, DEL, or
+ * the start of a UTF-8 C1 control (0xC2 0x80 to 0xC2 0x9F). */
+static void
+assert_terminal_safe (const char *text)
+{
+  for (const guchar *p = (const guchar *) text; *p != '\0'; p++)
+    {
+      if ((*p < 0x20 && *p != '\n' && *p != '\t') || *p == 0x7F ||
+          (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F))
+        {
+          g_test_message ("a raw control at byte %" G_GSIZE_FORMAT ": 0x%02x",
+                          (gsize) (p - (const guchar *) text), *p);
+          g_assert_not_reached ();
+        }
+    }
 }
 
 static JsonObject *
@@ -327,6 +410,196 @@ test_run_host (Fixture       *fixture,
   g_assert_nonnull (strstr (run.err, "HOST"));
 }
 
+/* What a stage returns that json-glib's generator writes as no JSON
+ * (1e+21.0) or rounds (0.1 as 0.10000000000000001 is fine, 1.5e300 is
+ * not), and integers at the ends of the 64-bit range. */
+static const char numbers_py[] =
+  "def execute(input):\n"
+  "    return [1e21, 1.5e300, -0.0, 5e-324, 0.1, 1e16, 2 ** 63 - 1, -2 ** 63, -1e-7]\n";
+
+static const double number_values[] = { 1e21, 1.5e300, -0.0, 5e-324, 0.1, 1e16 };
+
+static void
+assert_numbers (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = nix_exec_json_read (text, strlen (text), &error);
+  JsonArray *array;
+
+  assert_json_tool_accepts (text);
+  g_assert_no_error (error);
+  g_assert_true (JSON_NODE_HOLDS_ARRAY (node));
+  array = json_node_get_array (node);
+  g_assert_cmpuint (json_array_get_length (array), ==, 9);
+  /* Read back as the same doubles, bit for bit (-0.0 too). */
+  for (guint i = 0; i < G_N_ELEMENTS (number_values); i++)
+    {
+      JsonNode *element = json_array_get_element (array, i);
+      double value;
+
+      g_assert_cmpint (json_node_get_value_type (element), ==, G_TYPE_DOUBLE);
+      value = json_node_get_double (element);
+      g_assert_cmpmem (&value, sizeof value, &number_values[i], sizeof number_values[i]);
+    }
+  g_assert_cmpint (json_array_get_int_element (array, 6), ==, G_MAXINT64);
+  g_assert_cmpint (json_array_get_int_element (array, 7), ==, G_MININT64);
+  g_assert_cmpfloat (json_array_get_double_element (array, 8), ==, -1e-7);
+}
+
+static void
+test_run_numbers (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  g_auto(Run) bare = { 0, };
+  g_auto(Run) json = { 0, };
+  g_auto(Run) javascript = { 0, };
+  g_auto(Run) too_big = { 0, };
+  g_auto(Run) too_big_json = { 0, };
+  g_auto(Run) infinite = { 0, };
+  g_autoptr(JsonObject) result = NULL;
+  g_autoptr(JsonObject) report = NULL;
+  g_autofree char *output = NULL;
+
+  if (!have_json_tool ())
+    return;
+
+  write_file (fixture, "numbers.py", numbers_py);
+  write_file (fixture, "numbers.js",
+              "function execute(input) { return [1e21, 1.5e300, 5e-324, -1e-7]; }\n");
+  write_file (fixture, "too-big.py", "def execute(input):\n    return 12345678901234567890\n");
+  write_file (fixture, "infinite.py", "def execute(input):\n    return float('inf')\n");
+
+  run_cli (fixture, &bare, NULL, "run", "numbers.py", "--input", "null", NULL);
+  g_assert_cmpint (bare.status, ==, 0);
+  g_assert_cmpstr (bare.err, ==, "");
+  /* One line. */
+  g_assert_true (strchr (bare.out, '\n') == bare.out + strlen (bare.out) - 1);
+  assert_numbers (bare.out);
+
+  run_cli (fixture, &json, NULL, "run", "--json", "numbers.py", "--input", "null", NULL);
+  g_assert_cmpint (json.status, ==, 0);
+  assert_json_tool_accepts (json.out);
+  result = parse_object (json.out);
+  output = nix_exec_json_write (json_object_get_member (result, "output"), FALSE, NULL);
+  assert_numbers (output);
+
+  run_cli (fixture, &javascript, NULL, "run", "numbers.js", "--input", "null", NULL);
+  g_assert_cmpint (javascript.status, ==, 0);
+  assert_json_tool_accepts (javascript.out);
+  g_assert_null (strstr (javascript.out, "+21.0"));
+
+  /* An integer JSON has no 64-bit value for is the stage's fault, as the
+   * library says (INVALID_OUTPUT), not a wrapped number. */
+  run_cli (fixture, &too_big, NULL, "run", "too-big.py", "--input", "null", NULL);
+  g_assert_cmpint (too_big.status, ==, 1);
+  g_assert_cmpstr (too_big.out, ==, "");
+  assert_one_error_line (&too_big);
+  g_assert_nonnull (strstr (too_big.err, "64-bit"));
+
+  run_cli (fixture, &too_big_json, NULL, "run", "--json", "too-big.py", "--input", "null", NULL);
+  g_assert_cmpint (too_big_json.status, ==, 1);
+  assert_json_tool_accepts (too_big_json.out);
+  report = parse_object (too_big_json.out);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (report, "error"),
+                                                  "name"), ==, "NIX_EXEC_ERROR_INVALID_OUTPUT");
+
+  run_cli (fixture, &infinite, NULL, "run", "infinite.py", "--input", "null", NULL);
+  g_assert_cmpint (infinite.status, ==, 1);
+  g_assert_cmpstr (infinite.out, ==, "");
+  assert_one_error_line (&infinite);
+}
+
+/* JSON is UTF-8 whatever the locale: the output is the stage's bytes, the
+ * input is taken as given. */
+static void
+test_run_c_locale (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  static const char * const c_locale[] = { "LC_ALL", "C", NULL };
+  g_auto(Run) run = { 0, };
+  g_auto(Run) json = { 0, };
+
+  write_file (fixture, "echo.py", "def execute(input):\n    return [input, 'ß→✓']\n");
+
+  run_cli_with_env (fixture, &run, c_locale, "run", "echo.py", "--input", "\"é\"", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_cmpstr (run.out, ==, "[\"é\",\"ß→✓\"]\n");
+
+  run_cli_with_env (fixture, &json, c_locale, "run", "--json", "echo.py", "--input", "\"é\"",
+                    NULL);
+  g_assert_cmpint (json.status, ==, 0);
+  g_assert_nonnull (strstr (json.out, "\"output\":[\"é\",\"ß→✓\"]"));
+}
+
+/* Run's output, its logs and its errors on a terminal. */
+static void
+test_run_escapes (Fixture       *fixture,
+                  gconstpointer  user_data)
+{
+  g_auto(Run) logs = { 0, };
+  g_auto(Run) failed = { 0, };
+  g_auto(Run) verbose = { 0, };
+  g_auto(Run) json = { 0, };
+  g_autoptr(JsonNode) output = NULL;
+  g_autoptr(JsonObject) report = NULL;
+  JsonArray *array;
+
+  if (!have_json_tool ())
+    return;
+
+  write_file (fixture, "noisy.py",
+              "def execute(input):\n"
+              "    print('\\x1b]0;pwn\\x07\\x1b[2J\\x1b[31mred\\x1b[0m\\tok\\r\\x9b!\\x7f')\n"
+              "    return ['\\x1b[2J\\x07', '\\x9b31m', '\\u2028\\u202e']\n");
+  write_file (fixture, "boom.py",
+              "def execute(input):\n"
+              "    raise ValueError('\\x1b]0;pwn\\x07 \\x9b2J')\n");
+
+  run_cli (fixture, &logs, NULL, "run", "--logs", "noisy.py", "--input", "null", NULL);
+  g_assert_cmpint (logs.status, ==, 0);
+  assert_terminal_safe (logs.out);
+  assert_terminal_safe (logs.err);
+  /* Lines and tabs stay; everything else is shown escaped. */
+  g_assert_cmpstr (logs.err, ==,
+                   "\\x1b]0;pwn\\x07\\x1b[2J\\x1b[31mred\\x1b[0m\tok\\x0d\\u009b!\\x7f\n");
+  /* The output is JSON, with the same characters as \u escapes. */
+  g_assert_cmpstr (logs.out, ==,
+                   "[\"\\u001b[2J\\u0007\",\"\\u009b31m\",\"\\u2028\\u202e\"]\n");
+  assert_json_tool_accepts (logs.out);
+  output = nix_exec_test_json (logs.out);
+  array = json_node_get_array (output);
+  g_assert_cmpstr (json_array_get_string_element (array, 0), ==, "\x1b[2J\x07");
+  g_assert_cmpstr (json_array_get_string_element (array, 1), ==, "\xc2\x9b" "31m");
+  g_assert_cmpstr (json_array_get_string_element (array, 2), ==, "\u2028\u202e");
+
+  /* An id and a message that quote escape sequences. */
+  run_cli (fixture, &failed, NULL, "run", "boom.py", "--id", "\x1b]0;pwn\x07", "--input", "null",
+           NULL);
+  g_assert_cmpint (failed.status, ==, 1);
+  assert_one_error_line (&failed);
+  assert_terminal_safe (failed.err);
+  g_assert_nonnull (strstr (failed.err, "“\\x1b]0;pwn\\x07”"));
+  g_assert_nonnull (strstr (failed.err, "ValueError: \\x1b]0;pwn\\x07 \\u009b2J"));
+
+  run_cli (fixture, &verbose, NULL, "run", "--verbose", "boom.py", "--id", "\x1b[2J",
+           "--input", "null", NULL);
+  g_assert_cmpint (verbose.status, ==, 1);
+  assert_terminal_safe (verbose.err);
+  g_assert_nonnull (strstr (verbose.err, "Traceback"));
+  g_assert_nonnull (strstr (verbose.err, "“\\x1b[2J”"));
+
+  /* --json has the message exactly. */
+  run_cli (fixture, &json, NULL, "run", "--json", "boom.py", "--id", "\x1b[2J", "--input", "null",
+           NULL);
+  g_assert_cmpint (json.status, ==, 1);
+  assert_terminal_safe (json.out);
+  assert_json_tool_accepts (json.out);
+  report = parse_object (json.out);
+  g_assert_nonnull (strstr (json_object_get_string_member (
+                              json_object_get_object_member (report, "error"), "message"),
+                            "“\x1b[2J”"));
+}
+
 /* ------------------------------------------------------------------------ */
 /* Exit codes                                                               */
 /* ------------------------------------------------------------------------ */
@@ -348,7 +621,7 @@ assert_usage_error (Fixture    *fixture,
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  run_argv (fixture, NULL, NULL, argv, &run);
+  run_argv (fixture, NULL, NULL, NULL, argv, &run);
   g_assert_cmpint (run.status, ==, 2);
   g_assert_cmpstr (run.out, ==, "");
   assert_one_error_line (&run);
@@ -381,6 +654,120 @@ test_exit_usage (Fixture       *fixture,
                       NULL);
   assert_usage_error (fixture, "run", "greet.py", "--stage", "greet", "--input", "{}", NULL);
   assert_usage_error (fixture, "run", "--store", "store.json", "--input", "{}", NULL);
+}
+
+/* Input that is not strict RFC 8259 JSON, or that nixexec cannot hold:
+ * a usage error, exit 2, that says what and where, and no crash. */
+static void
+test_exit_bad_input (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  static const struct
+  {
+    const char *input;
+    const char *says;
+  } bad[] = {
+    { "'a'", "at line 1, column 1" },
+    { "0x10", "Text after the JSON value" },
+    { "01", "leading zero" },
+    { ".5", "Expected a JSON value" },
+    { "\xef\xbb\xbf{}", "U+FEFF at line 1, column 1" },
+    { "\"\x01\"", "U+0001" },
+    { "\"a\\u0000b\"", "U+0000" },
+    { "\"\\ud800\"", "surrogate" },
+    { "\"\xff\"", "UTF-8" },
+    { "18446744073709551616", "64-bit" },
+    { "-9223372036854775809", "64-bit" },
+    { "1e400", "too large" },
+    { "[1] 2", "at line 1, column 5" },
+    { "{\n  \"a\": 01\n}", "at line 2, column 8" },
+    { "{\"a\": 1, \"a\": 2}", "twice" },
+    { "[1,]", "Expected a JSON value" },
+    { "NaN", "Expected a JSON value" },
+    { "", "the end of the text" },
+  };
+  g_autoptr(GString) deep = g_string_new (NULL);
+  g_autoptr(GString) deep_object = g_string_new (NULL);
+
+  write_file (fixture, "echo.py", "def execute(input):\n    return input\n");
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_auto(Run) option = { 0, };
+      g_auto(Run) stdin_run = { 0, };
+
+      run_cli (fixture, &option, NULL, "run", "echo.py", "--input", bad[i].input, NULL);
+      g_assert_cmpint (option.status, ==, 2);
+      g_assert_cmpstr (option.out, ==, "");
+      assert_one_error_line (&option);
+      assert_terminal_safe (option.err);
+      g_assert_nonnull (strstr (option.err, "The input (--input) is not valid JSON"));
+      g_assert_nonnull (strstr (option.err, " at line "));
+      g_assert_nonnull (strstr (option.err, ", column "));
+      g_assert_nonnull (strstr (option.err, bad[i].says));
+
+      /* Empty stdin is null, not an error. */
+      if (*bad[i].input == '\0')
+        continue;
+      run_cli (fixture, &stdin_run, bad[i].input, "run", "echo.py", NULL);
+      g_assert_cmpint (stdin_run.status, ==, 2);
+      g_assert_cmpstr (stdin_run.out, ==, "");
+      assert_one_error_line (&stdin_run);
+      g_assert_nonnull (strstr (stdin_run.err, "The input (stdin) is not valid JSON"));
+      g_assert_nonnull (strstr (stdin_run.err, bad[i].says));
+    }
+
+  /* 100,000 levels, which would overflow a recursive parser's stack. */
+  for (guint i = 0; i < 100000; i++)
+    g_string_append_c (deep, '[');
+  for (guint i = 0; i < 50000; i++)
+    g_string_append (deep_object, "{\"a\":");
+  {
+    g_auto(Run) option = { 0, };
+    g_auto(Run) stdin_run = { 0, };
+    g_auto(Run) objects = { 0, };
+    g_auto(Run) json = { 0, };
+    g_autoptr(JsonObject) report = NULL;
+
+    run_cli (fixture, &option, NULL, "run", "echo.py", "--input", deep->str, NULL);
+    g_assert_cmpint (option.status, ==, 2);
+    assert_one_error_line (&option);
+    g_assert_nonnull (strstr (option.err, "deeper than 512 levels at line 1, column 513"));
+
+    run_cli (fixture, &stdin_run, deep->str, "run", "echo.py", NULL);
+    g_assert_cmpint (stdin_run.status, ==, 2);
+    assert_one_error_line (&stdin_run);
+    g_assert_nonnull (strstr (stdin_run.err, "deeper than 512 levels"));
+
+    run_cli (fixture, &objects, deep_object->str, "run", "echo.py", NULL);
+    g_assert_cmpint (objects.status, ==, 2);
+    assert_one_error_line (&objects);
+    g_assert_nonnull (strstr (objects.err, "deeper than 512 levels"));
+
+    /* With --json, the error is JSON too. */
+    run_cli (fixture, &json, deep->str, "run", "--json", "echo.py", NULL);
+    g_assert_cmpint (json.status, ==, 2);
+    if (have_json_tool ())
+      assert_json_tool_accepts (json.out);
+    report = parse_object (json.out);
+    g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (report, "error"),
+                                                 "exit_status"), ==, 2);
+  }
+
+  /* 512 levels are fine. */
+  {
+    g_auto(Run) run = { 0, };
+    g_autoptr(GString) nested = g_string_new (NULL);
+
+    for (guint i = 0; i < 512; i++)
+      g_string_append_c (nested, '[');
+    for (guint i = 0; i < 512; i++)
+      g_string_append_c (nested, ']');
+    run_cli (fixture, &run, nested->str, "run", "echo.py", NULL);
+    g_assert_cmpint (run.status, ==, 0);
+    g_string_append_c (nested, '\n');
+    g_assert_cmpstr (run.out, ==, nested->str);
+  }
 }
 
 static void
@@ -712,6 +1099,72 @@ test_store_add_list (Fixture       *fixture,
   g_assert_cmpint (remove.status, ==, 0);
   after = list_json (fixture);
   g_assert_cmpuint (json_array_get_length (after), ==, 1);
+}
+
+/* A store file whose ids, name and path hold terminal escape sequences. */
+static const char hostile_store[] =
+  "{\"stages\": [\n"
+  "  {\"id\": \"\\u001b]0;pwn\\u0007\", \"name\": \"\\u009b31mname\",\n"
+  "   \"implementation_code\": \"def execute(input):\\n    return input\\n\",\n"
+  "   \"implementation_language\": \"python\",\n"
+  "   \"signature\": {\"effects\": {\"effects\": [{\"effect\": \"FsRead\", "
+  "\"path\": \"/data/\\u001b[5m\"}]}}},\n"
+  "  {\"id\": \"\\u001b[2J\",\n"
+  "   \"implementation_code\": \"def execute(input):\\n    return input\\n\",\n"
+  "   \"implementation_language\": \"python\"}\n"
+  "]}\n";
+
+static void
+test_store_list_escapes (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_auto(Run) list = { 0, };
+  g_auto(Run) json = { 0, };
+  g_auto(Run) remove = { 0, };
+  g_auto(Run) run = { 0, };
+  g_autoptr(JsonNode) stages = NULL;
+  g_auto(GStrv) lines = NULL;
+  JsonObject *stage;
+
+  if (!have_json_tool ())
+    return;
+
+  write_file (fixture, "store.json", hostile_store);
+
+  run_cli (fixture, &list, NULL, "list", "--store", "store.json", NULL);
+  g_assert_cmpint (list.status, ==, 0);
+  assert_terminal_safe (list.out);
+  lines = g_strsplit (list.out, "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 4);
+  /* Escaped, and lined up as what is shown. */
+  g_assert_cmpstr (lines[0], ==, "ID              LANGUAGE  NAME           EFFECTS");
+  g_assert_cmpstr (lines[1], ==, "\\x1b]0;pwn\\x07  python    \\u009b31mname  fs-read=/data/\\x1b[5m");
+  g_assert_cmpstr (lines[2], ==, "\\x1b[2J         python    -              unknown");
+
+  /* --json holds them exactly, as valid JSON. */
+  run_cli (fixture, &json, NULL, "list", "--store", "store.json", "--json", NULL);
+  g_assert_cmpint (json.status, ==, 0);
+  assert_terminal_safe (json.out);
+  assert_json_tool_accepts (json.out);
+  stages = nix_exec_test_json (json.out);
+  g_assert_cmpuint (json_array_get_length (json_node_get_array (stages)), ==, 2);
+  stage = json_array_get_object_element (json_node_get_array (stages), 0);
+  g_assert_cmpstr (json_object_get_string_member (stage, "id"), ==, "\x1b]0;pwn\x07");
+  g_assert_cmpstr (json_object_get_string_member (stage, "name"), ==, "\xc2\x9b" "31mname");
+  stage = json_array_get_object_element (json_node_get_array (stages), 1);
+  g_assert_cmpstr (json_object_get_string_member (stage, "id"), ==, "\x1b[2J");
+
+  /* Errors that quote an id. */
+  run_cli (fixture, &remove, NULL, "remove", "--store", "store.json", "\x1b[2Jx", NULL);
+  g_assert_cmpint (remove.status, ==, 3);
+  assert_one_error_line (&remove);
+  assert_terminal_safe (remove.err);
+  g_assert_nonnull (strstr (remove.err, "\\x1b[2Jx"));
+
+  run_cli (fixture, &run, NULL, "run", "--store", "store.json", "--stage", "\x1b[2J",
+           "--input", "\"\\u009b\\u001b\"", NULL);
+  g_assert_cmpint (run.status, ==, 0);
+  g_assert_cmpstr (run.out, ==, "\"\\u009b\\u001b\"\n");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1061,6 +1514,35 @@ test_doctor_failing (Fixture       *fixture,
                                                  "ok"));
 }
 
+/* The flake is the user's, but nix's message about it, and the lock file,
+ * are shown too: nothing reaches the terminal raw. */
+static void
+test_doctor_escapes (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  static const char flake[] = "path:/nonexistent/\x1b]0;pwn\x07\x1b[2J";
+  g_auto(Run) text = { 0, };
+  g_auto(Run) json = { 0, };
+  g_autoptr(JsonObject) report = NULL;
+
+  if (!have_json_tool ())
+    return;
+
+  run_cli (fixture, &text, NULL, "doctor", "--flake", flake, NULL);
+  g_assert_cmpint (text.status, ==, 5);
+  assert_terminal_safe (text.out);
+  assert_terminal_safe (text.err);
+  g_assert_nonnull (strstr (text.out, "path:/nonexistent/\\x1b]0;pwn\\x07\\x1b[2J"));
+
+  run_cli (fixture, &json, NULL, "doctor", "--json", "--flake", flake, NULL);
+  g_assert_cmpint (json.status, ==, 5);
+  assert_terminal_safe (json.out);
+  assert_json_tool_accepts (json.out);
+  report = parse_object (json.out);
+  g_assert_cmpstr (json_object_get_string_member (json_object_get_object_member (report, "flake"),
+                                                  "ref"), ==, flake);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1076,8 +1558,12 @@ main (int   argc,
   ADD ("run/json", test_run_json);
   ADD ("run/logs", test_run_logs);
   ADD ("run/host", test_run_host);
+  ADD ("run/numbers", test_run_numbers);
+  ADD ("run/c-locale", test_run_c_locale);
+  ADD ("run/escapes", test_run_escapes);
   ADD ("help", test_help);
   ADD ("exit/usage", test_exit_usage);
+  ADD ("exit/bad-input", test_exit_bad_input);
   ADD ("exit/stage-failed", test_exit_stage_failed);
   ADD ("exit/not-found", test_exit_not_found);
   ADD ("exit/timed-out", test_exit_timeout);
@@ -1085,11 +1571,13 @@ main (int   argc,
   ADD ("exit/cancelled", test_exit_cancelled);
   ADD ("effects", test_effects);
   ADD ("store/add-list-remove", test_store_add_list);
+  ADD ("store/list-escapes", test_store_list_escapes);
   ADD ("warmup", test_warmup);
   ADD ("lock", test_lock);
   ADD ("doctor", test_doctor);
   ADD ("doctor/failing", test_doctor_failing);
   ADD ("doctor/isolation", test_doctor_isolation);
+  ADD ("doctor/escapes", test_doctor_escapes);
 
 #undef ADD
 

@@ -2,7 +2,15 @@
 /*
  * Helpers of the `nixexec` command line: the options every command shares,
  * turning them into a config, error reporting and exit codes, languages,
- * effects, signals and the warmup with its progress lines.
+ * effects, JSON and terminal-safe text, signals and the warmup with its
+ * progress lines.
+ *
+ * What the tool prints for people (errors, warnings, progress, `list`'s
+ * table, `doctor`'s lines, a stage's logs) often quotes text that a stage,
+ * a store file, a lock file or nix chose: ids, names, paths, messages,
+ * tracebacks. All of it goes through cli_escape_text() on its way to the
+ * terminal, so that none of it can move the cursor, retitle the window,
+ * clear the screen or disguise itself; the exact text is in `--json`.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -177,8 +185,13 @@ cli_add_help_hint (GError     **error,
                    const char  *command)
 {
   GError *bare = *error;
+  /* GOption's own errors stay what they are (--json names them); anything
+   * else it returns, such as an argument not in the locale's character
+   * set (G_CONVERT_ERROR), is a usage error too. */
+  GQuark domain = bare->domain == G_OPTION_ERROR ? G_OPTION_ERROR : CLI_ERROR;
+  int code = bare->domain == G_OPTION_ERROR ? bare->code : CLI_ERROR_USAGE;
 
-  *error = g_error_new (bare->domain, bare->code, "%s (see `nixexec%s%s --help`)",
+  *error = g_error_new (domain, code, "%s (see `nixexec%s%s --help`)",
                         bare->message, command != NULL ? " " : "", command != NULL ? command : "");
   g_error_free (bare);
 }
@@ -357,18 +370,31 @@ cli_report_error (CliCommon    *common,
   const char *newline = strchr (error->message, '\n');
   int code = cli_exit_code_for_error (error);
 
+  /* Messages quote ids, paths, nix's output and stages' tracebacks. */
   if (code == CLI_EXIT_CANCELLED)
-    g_printerr ("nixexec: cancelled\n");
+    {
+      g_printerr ("nixexec: cancelled\n");
+    }
   else if (newline == NULL || common->verbose)
-    g_printerr ("nixexec: %s\n", error->message);
+    {
+      g_autofree char *shown = cli_escape_text (error->message, -1, TRUE);
+
+      g_printerr ("nixexec: %s\n", shown);
+    }
   else
-    g_printerr ("nixexec: %.*s (more with --verbose)\n",
-                (int) (newline - error->message), error->message);
+    {
+      g_autofree char *shown = cli_escape_text (error->message, newline - error->message, TRUE);
+
+      g_printerr ("nixexec: %s (more with --verbose)\n", shown);
+    }
 
   if (common->json)
     {
       g_autoptr(JsonBuilder) builder = json_builder_new ();
       g_autoptr(JsonNode) root = NULL;
+      g_autoptr(GError) json_error = NULL;
+      /* So that the report can always be written as JSON. */
+      g_autofree char *message = g_utf8_make_valid (error->message, -1);
       const char *name = error_code_name (error);
 
       json_builder_begin_object (builder);
@@ -384,13 +410,14 @@ cli_report_error (CliCommon    *common,
       else
         json_builder_add_null_value (builder);
       json_builder_set_member_name (builder, "message");
-      json_builder_add_string_value (builder, error->message);
+      json_builder_add_string_value (builder, message);
       json_builder_set_member_name (builder, "exit_status");
       json_builder_add_int_value (builder, code);
       json_builder_end_object (builder);
       json_builder_end_object (builder);
       root = json_builder_get_root (builder);
-      cli_print_json (root);
+      if (!cli_print_json (root, &json_error))
+        g_printerr ("nixexec: %s\n", json_error->message);
     }
 
   return code;
@@ -418,9 +445,14 @@ log_writer (GLogLevelFlags   log_level,
   if (message == NULL)
     return g_log_writer_default (log_level, fields, n_fields, user_data);
 
-  fprintf (stderr, "nixexec: %s%s\n",
-           (log_level & G_LOG_LEVEL_WARNING) != 0 ? "warning: " : "", message);
-  fflush (stderr);
+  {
+    /* The library's warnings quote ids and paths. */
+    g_autofree char *shown = cli_escape_text (message, -1, TRUE);
+
+    fprintf (stderr, "nixexec: %s%s\n",
+             (log_level & G_LOG_LEVEL_WARNING) != 0 ? "warning: " : "", shown);
+    fflush (stderr);
+  }
   return G_LOG_WRITER_HANDLED;
 }
 
@@ -436,6 +468,7 @@ cli_info (CliCommon  *common,
           ...)
 {
   g_autofree char *text = NULL;
+  g_autofree char *shown = NULL;
   va_list args;
 
   if (common->quiet)
@@ -443,7 +476,9 @@ cli_info (CliCommon  *common,
   va_start (args, format);
   text = g_strdup_vprintf (format, args);
   va_end (args);
-  g_printerr ("%s\n", text);
+  /* The arguments are ids, store paths, flake URLs. */
+  shown = cli_escape_text (text, -1, TRUE);
+  g_printerr ("%s\n", shown);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -871,20 +906,142 @@ cli_check_store_exists (const char  *path,
   return FALSE;
 }
 
-void
-cli_print_json (JsonNode *node)
+JsonNode *
+cli_read_json_file (const char  *path,
+                    GError     **error)
 {
-  g_autoptr(JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *contents = NULL;
+  gsize length;
+  JsonNode *node;
 
-  json_generator_set_root (generator, node);
-  if (isatty (STDOUT_FILENO))
+  if (!g_file_get_contents (path, &contents, &length, &local_error))
     {
-      json_generator_set_pretty (generator, TRUE);
-      json_generator_set_indent (generator, 2);
+      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "Cannot read %s: %s", path,
+                   local_error->message);
+      return NULL;
     }
-  text = json_generator_to_data (generator, NULL);
-  g_print ("%s\n", text);
+  node = nix_exec_json_read (contents, length, &local_error);
+  if (node == NULL)
+    g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "%s is not valid JSON: %s", path,
+                 local_error->message);
+  return node;
+}
+
+const char *
+cli_json_get_string (JsonObject *object,
+                     const char *member)
+{
+  JsonNode *node = json_object_get_member (object, member);
+
+  if (node == NULL || !JSON_NODE_HOLDS_VALUE (node) ||
+      json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Terminal-safe text                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The characters other than C0 controls and DEL that cli_escape_text()
+ * escapes: the C1 controls (U+009B is CSI, which some terminals obey
+ * UTF-8-encoded as well), and those that make text show as other text
+ * (Trojan Source): line and paragraph separators, bidirectional
+ * embeddings, overrides and isolates. */
+static gboolean
+is_hidden_control (gunichar c)
+{
+  return (c >= 0x80 && c <= 0x9F) ||
+         c == 0x2028 || c == 0x2029 ||
+         (c >= 0x202A && c <= 0x202E) ||
+         (c >= 0x2066 && c <= 0x2069);
+}
+
+char *
+cli_escape_text (const char *text,
+                 gssize      length,
+                 gboolean    multiline)
+{
+  const char *end = text + (length < 0 ? strlen (text) : (gsize) length);
+  GString *out = g_string_sized_new (end - text);
+
+  for (const char *p = text; p < end;)
+    {
+      guchar byte = *p;
+      gunichar c;
+
+      if (byte < 0x80)
+        {
+          if ((byte < 0x20 || byte == 0x7F) && !(multiline && (byte == '\n' || byte == '\t')))
+            g_string_append_printf (out, "\\x%02x", byte);
+          else
+            g_string_append_c (out, byte);
+          p++;
+          continue;
+        }
+
+      c = g_utf8_get_char_validated (p, end - p);
+      if (c == (gunichar) -1 || c == (gunichar) -2)
+        {
+          g_string_append_printf (out, "\\x%02x", byte);
+          p++;
+          continue;
+        }
+      if (is_hidden_control (c))
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+      p = g_utf8_next_char (p);
+    }
+
+  return g_string_free (out, FALSE);
+}
+
+gboolean
+cli_print_json (JsonNode  *node,
+                GError   **error)
+{
+  return cli_print_json_full (node, isatty (STDOUT_FILENO), error);
+}
+
+gboolean
+cli_print_json_full (JsonNode  *node,
+                     gboolean   pretty,
+                     GError   **error)
+{
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *text = nix_exec_json_write (node, pretty, &local_error);
+  g_autoptr(GString) out = NULL;
+
+  if (text == NULL)
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "The output cannot be written as JSON: %s",
+                   local_error->message);
+      return FALSE;
+    }
+
+  /* The writer escapes C0 controls and DEL; the other characters a
+   * terminal should not see raw can only be inside strings (the rest of
+   * the text is ASCII), where \uNNNN is the same character to a JSON
+   * reader. */
+  out = g_string_sized_new (strlen (text) + 1);
+  for (const char *p = text; *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (is_hidden_control (c))
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+  g_string_append_c (out, '\n');
+
+  /* Not g_print(), which converts to the locale's character set: JSON is
+   * UTF-8. */
+  fwrite (out->str, 1, out->len, stdout);
+  fflush (stdout);
+  return TRUE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1014,7 +1171,13 @@ on_runtime_resolved (NixExecExecutor *executor,
   if (warmup->common->quiet)
     return;
   warmup_close_line (warmup);
-  fprintf (stderr, "%s → %s\n", runtime, path != NULL ? path : "host interpreter (not pinned)");
+  {
+    g_autofree char *runtime_shown = cli_escape_text (runtime, -1, FALSE);
+    g_autofree char *path_shown = path != NULL ? cli_escape_text (path, -1, FALSE) : NULL;
+
+    fprintf (stderr, "%s → %s\n", runtime_shown,
+             path_shown != NULL ? path_shown : "host interpreter (not pinned)");
+  }
   fflush (stderr);
 }
 

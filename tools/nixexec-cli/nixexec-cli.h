@@ -2,12 +2,18 @@
 /*
  * What the parts of the `nixexec` command line share: the options every
  * command takes, the exit codes, and the helpers that turn options into a
- * NixExecConfig, effects and languages. The tool uses the public API of
- * nixexec-glib only.
+ * NixExecConfig, effects and languages, and the two rules of what it
+ * prints: JSON is written by nix_exec_json_write() and read by
+ * nix_exec_json_read() (a copy of the library's private nixexec-json.c is
+ * compiled in), and text from stages, stores, lock files and nix is
+ * escaped by cli_escape_text() before it reaches a terminal. Otherwise the
+ * tool uses the public API of nixexec-glib only.
  */
 #pragma once
 
 #include <nixexec-glib.h>
+
+#include "nixexec-json-private.h"
 
 G_BEGIN_DECLS
 
@@ -135,8 +141,41 @@ char          *cli_read_stage_file         (const char    *path,
 gboolean       cli_check_store_exists      (const char    *path,
                                             GError       **error);
 
-/* Prints @node on stdout: compact, or indented when stdout is a terminal. */
-void           cli_print_json              (JsonNode      *node);
+/* Reads a whole JSON file with nix_exec_json_read(); CLI_ERROR_INPUT
+ * naming the file on failure. */
+JsonNode      *cli_read_json_file          (const char    *path,
+                                            GError       **error);
+/* The string value of @member of @object, or NULL when it is missing or
+ * not a string. */
+const char    *cli_json_get_string         (JsonObject    *object,
+                                            const char    *member);
+
+/* Prints @node on stdout, as nix_exec_json_write() writes it (compact, or
+ * indented when stdout is a terminal) and one newline, as raw bytes: never
+ * converted to the locale's character set. The characters
+ * cli_escape_text() escapes are written as \uXXXX escapes, which JSON
+ * reads as the same characters. FALSE, printing nothing, with
+ * CLI_ERROR_INPUT when @node cannot be written as JSON (a string that is
+ * not UTF-8). */
+gboolean       cli_print_json              (JsonNode      *node,
+                                            GError       **error);
+/* The same, indented by two spaces or compact as @pretty says. */
+gboolean       cli_print_json_full         (JsonNode      *node,
+                                            gboolean       pretty,
+                                            GError       **error);
+
+/* @text (@length bytes, or up to its NUL when -1), made safe to print on a
+ * terminal: always valid UTF-8, and with no character that a terminal
+ * takes as a command or that changes how the text around it is shown.
+ * Escaped are the C0 controls and DEL as \xNN (\x1b), except, when
+ * @multiline, newline and tab; the C1 controls (U+0080 to U+009F), the
+ * line and paragraph separators (U+2028, U+2029) and the bidirectional
+ * embeddings, overrides and isolates (U+202A to U+202E, U+2066 to
+ * U+2069) as \uNNNN (\u009b); and each byte that is not UTF-8 as \xNN
+ * (\xff). Everything else, backslashes included, is left as it is. */
+char          *cli_escape_text             (const char    *text,
+                                            gssize         length,
+                                            gboolean       multiline);
 
 /* Cancels @cancellable on SIGINT and SIGTERM while it is installed. */
 typedef struct _CliSignals CliSignals;

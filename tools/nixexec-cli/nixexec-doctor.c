@@ -10,6 +10,10 @@
  * with a time limit each, so that a hung nix cannot hang the doctor, and
  * SIGINT stops them. The library's bubblewrap probe runs inside
  * nix_exec_executor_new(), under the library's own time limit.
+ *
+ * The details quote nix's output, the flake, paths and the library's
+ * messages: print_check() escapes them for the terminal, and nix's JSON is
+ * read by the strict reader.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -184,9 +188,12 @@ print_check (Doctor     *doctor,
              const char *status,
              const char *detail)
 {
+  g_autofree char *shown = NULL;
+
   if (doctor->common->json)
     return;
-  g_print ("%-10s %-5s %s\n", name, status, detail);
+  shown = cli_escape_text (detail, -1, TRUE);
+  g_print ("%-10s %-5s %s\n", name, status, shown);
 }
 
 /* A check that matters failed: stages cannot run here, for a nix reason
@@ -346,7 +353,8 @@ check_flake (Doctor        *doctor,
              const char    *nix)
 {
   g_autoptr(GStrvBuilder) builder = nix_argv (nix, config);
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) metadata = NULL;
+  g_autoptr(GError) json_error = NULL;
   g_auto(GStrv) argv = NULL;
   g_autofree char *output = NULL;
   g_autofree char *reason = NULL;
@@ -362,11 +370,14 @@ check_flake (Doctor        *doctor,
     {
       detail = g_strdup_printf ("%s: %s", flake, reason);
     }
-  else if (json_parser_load_from_data (parser, output, -1, NULL) &&
-           JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  else if ((metadata = nix_exec_json_read (output, strlen (output), &json_error)) == NULL)
     {
-      url = json_object_get_string_member_with_default (
-        json_node_get_object (json_parser_get_root (parser)), "url", NULL);
+      detail = g_strdup_printf ("%s: nix flake metadata printed no valid JSON: %s", flake,
+                                json_error->message);
+    }
+  else if (JSON_NODE_HOLDS_OBJECT (metadata))
+    {
+      url = cli_json_get_string (json_node_get_object (metadata), "url");
     }
   if (detail == NULL && url == NULL)
     detail = g_strdup_printf ("%s: nix flake metadata gave no locked URL", flake);
@@ -536,7 +547,7 @@ check_runtimes (Doctor          *doctor,
                 const GError    *build_error,
                 gboolean         resolve)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
+  g_autoptr(JsonNode) root = NULL;
   g_autoptr(GError) error = executor == NULL ? g_error_copy (build_error) : NULL;
   g_autofree char *path = NULL;
   JsonObject *runtimes = json_object_new ();
@@ -569,7 +580,7 @@ check_runtimes (Doctor          *doctor,
     close (fd);
   if (fd < 0 ||
       !nix_exec_executor_export_lock (executor, path, &error) ||
-      !json_parser_load_from_file (parser, path, &error))
+      (root = cli_read_json_file (path, &error)) == NULL)
     {
       gboolean nothing = g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_LOCK_FILE);
 
@@ -585,8 +596,9 @@ check_runtimes (Doctor          *doctor,
   g_unlink (path);
 
   {
-    JsonObject *lock = json_node_get_object (json_parser_get_root (parser));
-    const char *url = json_object_get_string_member_with_default (lock, "flake", NULL);
+    /* Written by the library a moment ago, but a file all the same. */
+    JsonObject *lock = JSON_NODE_HOLDS_OBJECT (root) ? json_node_get_object (root) : NULL;
+    const char *url = lock != NULL ? cli_json_get_string (lock, "flake") : NULL;
     g_autofree char *detail = g_strdup_printf ("locked to %s", url != NULL ? url : "?");
     g_autoptr(GList) names = NULL;
 
@@ -595,17 +607,17 @@ check_runtimes (Doctor          *doctor,
     set_nullable_string (check, "flake_url", url);
     print_check (doctor, "runtimes", "-", detail);
 
-    member = json_object_get_member (lock, "runtimes");
+    member = lock != NULL ? json_object_get_member (lock, "runtimes") : NULL;
     if (member != NULL && JSON_NODE_HOLDS_OBJECT (member))
       names = json_object_get_members (json_node_get_object (member));
     for (const GList *l = names; l != NULL; l = l->next)
       {
-        const char *store_path =
-          json_object_get_string_member_with_default (json_node_get_object (member),
-                                                      l->data, "?");
-        g_autofree char *line = g_strdup_printf ("  %-8s %s", (const char *) l->data,
-                                                 store_path);
+        const char *store_path = cli_json_get_string (json_node_get_object (member), l->data);
+        g_autofree char *line = NULL;
 
+        if (store_path == NULL)
+          store_path = "?";
+        line = g_strdup_printf ("  %-8s %s", (const char *) l->data, store_path);
         json_object_set_string_member (runtimes, l->data, store_path);
         print_check (doctor, "", "", line);
       }
@@ -707,7 +719,8 @@ cli_command_doctor (CliCommon  *common,
           g_autoptr(JsonNode) node = json_node_new (JSON_NODE_OBJECT);
 
           json_node_set_object (node, doctor.report);
-          cli_print_json (node);
+          if (!cli_print_json (node, &error))
+            exit_code = cli_report_error (common, error);
         }
       else if (exit_code != CLI_EXIT_OK)
         {

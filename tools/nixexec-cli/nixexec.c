@@ -5,7 +5,8 @@
  *   nixexec [OPTION…] COMMAND [OPTION…] [ARG…]
  *
  * Commands: run, warmup, lock, list, add, remove, doctor; `nixexec COMMAND
- * --help` for each. Built on the public API of nixexec-glib only.
+ * --help` for each. Built on the public API of nixexec-glib, and on its
+ * JSON reader and writer (see nixexec-cli.h).
  *
  * Every command parses twice: the global options before the command (one
  * GOptionContext in strict POSIX mode, which stops at the command's name),
@@ -193,20 +194,40 @@ only_whitespace (const char *text)
   return TRUE;
 }
 
+/* Only JSON's white space: space, tab, newline, carriage return. */
+static gboolean
+only_json_whitespace (const char *text,
+                      gsize       length)
+{
+  for (gsize i = 0; i < length; i++)
+    {
+      if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* The input: --input, else stdin unless it is a terminal, else null. Empty
- * stdin is null too, so that `</dev/null` works. */
+ * stdin (or only white space) is null too, so that `</dev/null` works.
+ * Either is read as bytes by the strict reader: one RFC 8259 text in
+ * UTF-8, nested at most NIX_EXEC_JSON_MAX_DEPTH deep, whose numbers fit
+ * (see nixexec-json-private.h); anything else is CLI_ERROR_INPUT, with
+ * the line and column. */
 static JsonNode *
 read_input (const char  *input_option,
             GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
-  g_autofree char *text = NULL;
+  g_autoptr(GBytes) bytes = NULL;
   const char *source = "--input";
+  const char *text;
+  gsize length;
   JsonNode *node;
 
   if (input_option != NULL)
     {
-      text = g_strdup (input_option);
+      text = input_option;
+      length = strlen (input_option);
     }
   else if (isatty (STDIN_FILENO))
     {
@@ -216,7 +237,6 @@ read_input (const char  *input_option,
     {
       g_autoptr(GInputStream) in = g_unix_input_stream_new (STDIN_FILENO, FALSE);
       g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-      g_autoptr(GBytes) bytes = NULL;
 
       source = "stdin";
       if (g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL,
@@ -227,28 +247,18 @@ read_input (const char  *input_option,
           return NULL;
         }
       bytes = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
-      if (g_bytes_get_size (bytes) == 0)
-        return json_node_new (JSON_NODE_NULL);
-      text = g_strndup (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes));
-      if (strlen (text) != g_bytes_get_size (bytes))
-        {
-          g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "The input on stdin has a NUL byte");
-          return NULL;
-        }
-      if (only_whitespace (text))
+      text = g_bytes_get_data (bytes, &length);
+      if (text == NULL)
+        text = "";
+      if (only_json_whitespace (text, length))
         return json_node_new (JSON_NODE_NULL);
     }
 
-  if (!g_utf8_validate (text, -1, NULL))
-    {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "The input (%s) is not UTF-8", source);
-      return NULL;
-    }
-  node = json_from_string (text, &local_error);
+  node = nix_exec_json_read (text, length, &local_error);
   if (node == NULL)
     {
-      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "The input (%s) is not JSON: %s",
-                   source, local_error != NULL ? local_error->message : "it is empty");
+      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "The input (%s) is not valid JSON: %s",
+                   source, local_error->message);
       return NULL;
     }
   return node;
@@ -459,23 +469,29 @@ run_stage (CliCommon   *common,
     {
       g_autoptr(JsonNode) node = result_to_json (result);
 
-      cli_print_json (node);
+      if (!cli_print_json (node, error))
+        return FALSE;
     }
   else
     {
-      g_autofree char *text = json_to_string (nix_exec_result_get_output (result), FALSE);
       const char *logs = nix_exec_result_get_logs (result);
 
       if (options->logs && *logs != '\0')
         {
-          fputs (logs, stderr);
-          if (!g_str_has_suffix (logs, "\n"))
+          /* Whatever the stage printed, but not as commands to the
+           * terminal: lines and tabs stay, other controls are escaped. */
+          g_autofree char *shown = cli_escape_text (logs, -1, TRUE);
+
+          fputs (shown, stderr);
+          if (!g_str_has_suffix (shown, "\n"))
             fputc ('\n', stderr);
           if (nix_exec_result_get_logs_truncated (result))
             fputs ("nixexec: (the stage's logs were cut short)\n", stderr);
           fflush (stderr);
         }
-      g_print ("%s\n", text);
+      /* Compact, even on a terminal: one value, one line. */
+      if (!cli_print_json_full (nix_exec_result_get_output (result), FALSE, error))
+        return FALSE;
     }
 
   *exit_code = CLI_EXIT_OK;
@@ -493,7 +509,9 @@ command_run (CliCommon  *common,
     g_strdup_printf ("The effects the stage declares, comma-separated: %s (default: unknown)",
                      valid_effects);
   const GOptionEntry entries[] = {
-    { "input", 'i', 0, G_OPTION_ARG_STRING, &options.input,
+    /* FILENAME: the bytes as given, not converted from the locale's
+     * character set; the JSON reader wants UTF-8. */
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &options.input,
       "The input JSON (default: read from stdin; null when stdin is a terminal)", "JSON" },
     { "lang", 'l', 0, G_OPTION_ARG_STRING, &options.lang,
       "The stage's language: python, javascript or bash (default: from FILE's extension)",
@@ -515,7 +533,7 @@ command_run (CliCommon  *common,
     { "host", 0, 0, G_OPTION_ARG_NONE, &options.runtime.host,
       "Run on the host's own interpreters from PATH, not on nix: nothing is pinned", NULL },
     { "logs", 0, 0, G_OPTION_ARG_NONE, &options.logs,
-      "Print what the stage logged on stderr", NULL },
+      "Print what the stage logged on stderr (control characters escaped)", NULL },
     G_OPTION_ENTRY_NULL
   };
   g_autoptr(GError) error = NULL;
@@ -639,7 +657,8 @@ command_warmup (CliCommon  *common,
             json_object_set_null_member (object, "flake_url");
           json_object_set_object_member (object, "runtimes", json_object_ref (resolved));
           json_node_set_object (node, object);
-          cli_print_json (node);
+          if (!cli_print_json (node, &error))
+            exit_code = cli_report_error (common, error);
         }
     }
 
@@ -653,29 +672,37 @@ write_lock (CliCommon        *common,
             const char       *output,
             GError          **error)
 {
-  g_autoptr(JsonParser) parser = json_parser_new ();
   g_autofree char *path = g_canonicalize_filename (output, NULL);
+  g_autoptr(JsonNode) root = NULL;
   JsonObject *lock;
   JsonNode *runtimes;
+  const char *flake;
   guint n = 0;
 
   if (!nix_exec_executor_export_lock (executor, path, error))
     return FALSE;
 
   /* What was written, read back for the summary and for --json. */
-  if (!json_parser_load_from_file (parser, path, error))
+  root = cli_read_json_file (path, error);
+  if (root == NULL)
     return FALSE;
-  lock = json_node_get_object (json_parser_get_root (parser));
+  if (!JSON_NODE_HOLDS_OBJECT (root))
+    {
+      g_set_error (error, CLI_ERROR, CLI_ERROR_INPUT, "%s does not hold a JSON object", path);
+      return FALSE;
+    }
+  lock = json_node_get_object (root);
   runtimes = json_object_get_member (lock, "runtimes");
   if (runtimes != NULL && JSON_NODE_HOLDS_OBJECT (runtimes))
     n = json_object_get_size (json_node_get_object (runtimes));
+  flake = cli_json_get_string (lock, "flake");
 
   cli_info (common, "wrote %s: %u runtime%s from %s", output, n, n == 1 ? "" : "s",
-            json_object_get_string_member_with_default (lock, "flake", "?"));
+            flake != NULL ? flake : "?");
   if (common->json)
     {
       json_object_set_string_member (lock, "path", path);
-      cli_print_json (json_parser_get_root (parser));
+      return cli_print_json (root, error);
     }
   return TRUE;
 }
@@ -749,47 +776,57 @@ or_dash (const char *text)
   return text != NULL && *text != '\0' ? text : "-";
 }
 
+/* The cells of a stage's row: id, language, name and effects, as the
+ * store file has them but escaped for the terminal. */
+static GStrv
+stage_row (NixExecStage *stage)
+{
+  g_autofree char *effects = cli_format_effects (nix_exec_stage_get_effects (stage));
+  const char *cells[] = {
+    nix_exec_stage_get_id (stage),
+    or_dash (nix_exec_stage_get_language (stage)),
+    or_dash (nix_exec_stage_get_name (stage)),
+    or_dash (effects),
+  };
+  GStrv row = g_new0 (char *, G_N_ELEMENTS (cells) + 1);
+
+  for (guint column = 0; column < G_N_ELEMENTS (cells); column++)
+    row[column] = cli_escape_text (cells[column], -1, FALSE);
+  return row;
+}
+
 static void
 print_stage_table (GPtrArray *stages)
 {
   static const char * const headers[] = { "ID", "LANGUAGE", "NAME", "EFFECTS" };
+  g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
   int widths[3];
 
   for (guint column = 0; column < 3; column++)
     widths[column] = g_utf8_strlen (headers[column], -1);
   for (guint i = 0; i < stages->len; i++)
     {
-      NixExecStage *stage = g_ptr_array_index (stages, i);
-      const char *cells[3] = {
-        nix_exec_stage_get_id (stage),
-        or_dash (nix_exec_stage_get_language (stage)),
-        or_dash (nix_exec_stage_get_name (stage)),
-      };
+      GStrv row = stage_row (g_ptr_array_index (stages, i));
 
       for (guint column = 0; column < 3; column++)
-        widths[column] = MAX (widths[column], (int) g_utf8_strlen (cells[column], -1));
+        widths[column] = MAX (widths[column], (int) g_utf8_strlen (row[column], -1));
+      g_ptr_array_add (rows, row);
     }
 
   g_print ("%-*s  %-*s  %-*s  %s\n", widths[0], headers[0], widths[1], headers[1],
            widths[2], headers[2], headers[3]);
-  for (guint i = 0; i < stages->len; i++)
+  for (guint i = 0; i < rows->len; i++)
     {
-      NixExecStage *stage = g_ptr_array_index (stages, i);
-      g_autofree char *effects = cli_format_effects (nix_exec_stage_get_effects (stage));
-      const char *cells[3] = {
-        nix_exec_stage_get_id (stage),
-        or_dash (nix_exec_stage_get_language (stage)),
-        or_dash (nix_exec_stage_get_name (stage)),
-      };
+      GStrv row = g_ptr_array_index (rows, i);
 
       /* printf pads bytes; pad by characters so that names line up. */
       for (guint column = 0; column < 3; column++)
         {
-          int pad = widths[column] - (int) g_utf8_strlen (cells[column], -1);
+          int pad = widths[column] - (int) g_utf8_strlen (row[column], -1);
 
-          g_print ("%s%*s  ", cells[column], pad, "");
+          g_print ("%s%*s  ", row[column], pad, "");
         }
-      g_print ("%s\n", or_dash (effects));
+      g_print ("%s\n", row[3]);
     }
 }
 
@@ -832,7 +869,8 @@ command_list (CliCommon  *common,
       for (guint i = 0; i < stages->len; i++)
         json_array_add_element (array, stage_to_json (g_ptr_array_index (stages, i)));
       json_node_set_array (node, array);
-      cli_print_json (node);
+      if (!cli_print_json (node, &error))
+        return cli_report_error (common, error);
     }
   else if (stages->len > 0)
     {
@@ -926,7 +964,7 @@ add_stage (CliCommon   *common,
     {
       g_autoptr(JsonNode) node = stage_to_json (stage);
 
-      cli_print_json (node);
+      return cli_print_json (node, error);
     }
   return TRUE;
 }
