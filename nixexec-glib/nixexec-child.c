@@ -40,6 +40,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -64,6 +65,8 @@
 #define NAMESPACE_GRACE_MS 10000
 #define NAMESPACE_POLL_MS  2
 #define INFO_MAX_BYTES     4096
+/* What one run may hold at once, at most (see check_descriptors). */
+#define DESCRIPTORS_PER_RUN 16
 
 typedef struct
 {
@@ -701,6 +704,39 @@ input_memfd_new (GBytes  *input,
   return fd;
 }
 
+/* Whether there are descriptors enough for a run: its memfds and pipes,
+ * GLib's own pipes for the spawn, and the epoll descriptor GIO makes for a
+ * moment for each pipe stream — and aborts the process on failing to
+ * make. So a run that could not have them all fails here, cleanly. Other
+ * threads of the host may take some in the meantime; this is headroom, not
+ * a reservation. */
+static gboolean
+check_descriptors (GError **error)
+{
+  int fds[DESCRIPTORS_PER_RUN];
+  gsize n = 0;
+  int saved_errno = 0;
+
+  for (; n < G_N_ELEMENTS (fds); n++)
+    {
+      fds[n] = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fds[n] < 0)
+        {
+          saved_errno = errno;
+          break;
+        }
+    }
+  for (gsize i = 0; i < n; i++)
+    close (fds[i]);
+
+  if (saved_errno == 0)
+    return TRUE;
+  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+               "A run needs %u file descriptors, and this process cannot open them: %s",
+               (guint) DESCRIPTORS_PER_RUN, g_strerror (saved_errno));
+  return FALSE;
+}
+
 void
 nix_exec_child_run_async (const char * const  *argv,
                           const char * const  *envp,
@@ -733,6 +769,13 @@ nix_exec_child_run_async (const char * const  *argv,
   g_task_set_name (task, "[nixexec] child run");
 
   if (g_cancellable_set_error_if_cancelled (cancellable, &error))
+    {
+      g_task_return_error (task, g_steal_pointer (&error));
+      g_object_unref (task);
+      return;
+    }
+
+  if (!check_descriptors (&error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       g_object_unref (task);
@@ -781,6 +824,7 @@ nix_exec_child_run_async (const char * const  *argv,
        * and closes our copy when it is freed. */
       if (!g_unix_open_pipe (info_pipe, FD_CLOEXEC, &error))
         {
+          g_prefix_error (&error, "Could not create the sandbox's info pipe: ");
           g_task_return_error (task, g_steal_pointer (&error));
           g_object_unref (task);
           return;

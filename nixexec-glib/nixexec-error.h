@@ -61,6 +61,10 @@ G_BEGIN_DECLS
  *   installed in a trusted system path, does not work on this host, or
  *   [property@NixExec.Config:extra-ro-binds] would expose what the sandbox
  *   never exposes.
+ * @NIX_EXEC_ERROR_RESOURCE_LIMIT: the stage could not be run or finish
+ *   because a limit was reached: this host ran out of processes (fork
+ *   failed, as under a fork bomb), file descriptors or memory for it. The
+ *   message names the limit; the next call may succeed once it is lifted.
  *
  * Error codes in the %NIX_EXEC_ERROR domain. Cancellation is reported as
  * %G_IO_ERROR_CANCELLED in the %G_IO_ERROR domain.
@@ -85,6 +89,7 @@ typedef enum {
   NIX_EXEC_ERROR_RUNTIME_UNAVAILABLE,
   NIX_EXEC_ERROR_INVALID_STORE,
   NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+  NIX_EXEC_ERROR_RESOURCE_LIMIT,
 } NixExecError;
 
 NIX_EXEC_AVAILABLE_IN_ALL

@@ -19,6 +19,7 @@ typedef enum {
   NIX_EXEC_OUTCOME_REPORT,   /* report: the wrapper's account of a failure */
   NIX_EXEC_OUTCOME_EXITED,   /* exit_status: the process ended without an answer */
   NIX_EXEC_OUTCOME_SIGNALED, /* term_signal: killed by a signal */
+  NIX_EXEC_OUTCOME_NO_SANDBOX, /* bwrap could not set the sandbox up; logs say why */
 } NixExecOutcomeKind;
 
 typedef struct

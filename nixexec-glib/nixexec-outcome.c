@@ -20,6 +20,7 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "nixexec-error.h"
@@ -199,6 +200,35 @@ oneshot_report (GBytes *stdout_bytes)
   return json_object_ref (json_node_get_object (root));
 }
 
+/* Whether bwrap itself failed before the stage ran: it then exits with
+ * status 1, says why on stderr behind "bwrap: ", and nothing was written on
+ * stdout. A stage that fakes this only misreports its own failure. */
+static gboolean
+sandbox_failed (NixExecChildResult *child)
+{
+  static const char prefix[] = "bwrap: ";
+  gsize length = 0;
+  const char *err = child->stderr_bytes != NULL ? g_bytes_get_data (child->stderr_bytes, &length)
+                                                : NULL;
+
+  return child->exit_status == 1 &&
+         (child->stdout_bytes == NULL || g_bytes_get_size (child->stdout_bytes) == 0) &&
+         length >= sizeof prefix - 1 && memcmp (err, prefix, sizeof prefix - 1) == 0;
+}
+
+/* Whether bwrap's complaint is that the host ran out of processes,
+ * descriptors or memory. */
+static gboolean
+logs_say_exhausted (const char *text)
+{
+  static const int errnos[] = { EAGAIN, EMFILE, ENFILE, ENOMEM };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (errnos); i++)
+    if (strstr (text, g_strerror (errnos[i])) != NULL)
+      return TRUE;
+  return FALSE;
+}
+
 NixExecOutcome *
 nix_exec_outcome_decode (const char          *stage_id,
                          NixExecChildResult  *child,
@@ -242,8 +272,9 @@ nix_exec_outcome_decode (const char          *stage_id,
       return g_steal_pointer (&outcome);
     }
 
-  outcome->kind = NIX_EXEC_OUTCOME_EXITED;
   outcome->exit_status = child->exit_status;
+  outcome->kind = sandboxed && sandbox_failed (child) ? NIX_EXEC_OUTCOME_NO_SANDBOX
+                                                      : NIX_EXEC_OUTCOME_EXITED;
   return g_steal_pointer (&outcome);
 }
 
@@ -270,6 +301,14 @@ nix_exec_outcome_to_result (NixExecOutcome       *outcome,
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED,
                    "Stage “%s” exited with status %d: %s",
                    stage_id, outcome->exit_status, excerpt);
+      return NULL;
+
+    case NIX_EXEC_OUTCOME_NO_SANDBOX:
+      excerpt = logs_excerpt (outcome->logs);
+      g_set_error (error, NIX_EXEC_ERROR,
+                   logs_say_exhausted (excerpt) ? NIX_EXEC_ERROR_RESOURCE_LIMIT
+                                                : NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                   "The sandbox of stage “%s” could not be set up: %s", stage_id, excerpt);
       return NULL;
 
     case NIX_EXEC_OUTCOME_SIGNALED:

@@ -33,6 +33,12 @@
  */
 #include "config.h"
 
+#include <errno.h>
+#include <string.h>
+
+#include <glib-unix.h>
+
+
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-io-private.h"
@@ -117,6 +123,29 @@ run_finish (Run    *run,
                            (GDestroyNotify) run_free);
 }
 
+/* Whether @error says that the host ran out of processes (fork's EAGAIN),
+ * file descriptors or memory. */
+static gboolean
+is_resource_exhaustion (const GError *error)
+{
+  static const int errnos[] = { EAGAIN, EMFILE, ENFILE, ENOMEM };
+
+  if (g_error_matches (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT) ||
+      g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_FORK) ||
+      g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NOMEM) ||
+      g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_MFILE) ||
+      g_error_matches (error, G_SPAWN_ERROR, G_SPAWN_ERROR_NFILE) ||
+      g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES))
+    return TRUE;
+  /* GLib says some of them (a pipe for the child) only in its message. */
+  if (error->domain == G_SPAWN_ERROR || error->domain == G_IO_ERROR ||
+      error->domain == G_UNIX_ERROR)
+    for (gsize i = 0; i < G_N_ELEMENTS (errnos); i++)
+      if (strstr (error->message, g_strerror (errnos[i])) != NULL)
+        return TRUE;
+  return FALSE;
+}
+
 /* The caller's error for a process that could not run or finish: @error
  * (taken) is the child's or the worker's. */
 static GError *
@@ -136,6 +165,13 @@ process_failure (Run    *run,
                            "Stage “%s” wrote more than %" G_GUINT64_FORMAT
                            " bytes on stdout and was killed (see max-output-bytes)",
                            stage_id, nix_exec_config_get_max_output_bytes (config));
+  else if (is_resource_exhaustion (error))
+    /* Not the stage's fault, nor the sandbox's: a fork bomb elsewhere, a
+     * process or descriptor limit. Transient, so nothing is forgotten. */
+    failure = g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT,
+                           "Stage “%s” could not be started: the host is out of "
+                           "processes, file descriptors or memory (%s)",
+                           stage_id, error->message);
   else if (error->domain == G_SPAWN_ERROR && run->sandboxed)
     /* bwrap itself could not be started (removed since the probe): never
      * fall back to running the stage unconfined. */

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * When the host runs out of what a call needs — processes (fork gets
+ * EAGAIN, as under a fork bomb), file descriptors (EMFILE) — every call
+ * fails with a clear NIX_EXEC_ERROR_RESOURCE_LIMIT, or succeeds; it never
+ * crashes, hangs, leaks or blames the stage, and the next call works once
+ * the limit is gone. Processes are limited with a pids cgroup of the test
+ * process (root only bypasses RLIMIT_NPROC), descriptors with
+ * RLIMIT_NOFILE.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "nixexec-test-util.h"
+
+static const char *python_code =
+  "import os\n"
+  "def execute(input):\n"
+  "    return input['i']\n";
+
+typedef struct
+{
+  gboolean sandboxed;
+  gboolean warm;
+} Mode;
+
+typedef struct
+{
+  char            *cache_dir;
+  NixExecExecutor *executor;
+} Fixture;
+
+static void
+fixture_set_up (Fixture       *fixture,
+                gconstpointer  user_data)
+{
+  const Mode *mode = user_data;
+  g_autoptr(NixExecConfig) config = NULL;
+
+  fixture->cache_dir = nix_exec_test_make_tmpdir ("nixexec-failures");
+  config = nix_exec_test_config_new (fixture->cache_dir);
+  if (!mode->sandboxed)
+    nix_exec_config_set_isolation (config, NIX_EXEC_ISOLATION_NONE);
+  nix_exec_config_set_keep_alive_secs (config, mode->warm ? 60 : 0);
+  fixture->executor = nix_exec_test_executor_new_for_config (config);
+  nix_exec_test_register (fixture->executor, "stage", "python", python_code);
+  nix_exec_test_warmup (fixture->executor);
+}
+
+static void
+fixture_tear_down (Fixture       *fixture,
+                   gconstpointer  user_data)
+{
+  g_clear_object (&fixture->executor);
+  nix_exec_test_rm_rf (fixture->cache_dir);
+  g_clear_pointer (&fixture->cache_dir, g_free);
+}
+
+/* One call through the async path on the default context: sync calls make
+ * a context of their own, which needs a descriptor. */
+static JsonNode *
+call (Fixture  *fixture,
+      guint     i,
+      GError  **error)
+{
+  g_autofree char *text = g_strdup_printf ("{\"i\": %u}", i);
+  g_autoptr(JsonNode) input = nix_exec_test_json (text);
+  g_autoptr(GAsyncResult) result = NULL;
+
+  nix_exec_executor_execute_async (fixture->executor, "stage", input, NULL,
+                                   nix_exec_test_on_done, &result);
+  nix_exec_test_wait (&result);
+  return nix_exec_executor_execute_finish (fixture->executor, result, error);
+}
+
+/* A call under a limit: its own result, or RESOURCE_LIMIT naming what ran
+ * out. */
+static gboolean
+assert_clear_outcome (Fixture    *fixture,
+                      guint       i,
+                      const char *limit)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) output = call (fixture, i, &error);
+
+  if (output != NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_cmpint (json_node_get_int (output), ==, i);
+      return TRUE;
+    }
+  g_test_message ("%s: %s", limit, error->message);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT);
+  g_assert_nonnull (strstr (error->message, "stage"));
+  return FALSE;
+}
+
+static void
+assert_works (Fixture *fixture)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) output = call (fixture, 99, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (json_node_get_int (output), ==, 99);
+}
+
+/* The pids cgroup (v1, or v2 with the pids controller) this process can
+ * make children in, or NULL. */
+static char *
+find_pids_hierarchy (void)
+{
+  const char *candidates[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *procs = g_build_filename (candidates[i], "cgroup.procs", NULL);
+      g_autofree char *controllers = g_build_filename (candidates[i], "cgroup.controllers", NULL);
+      g_autofree char *max = g_build_filename (candidates[i], "pids.max", NULL);
+      g_autofree char *text = NULL;
+
+      if (access (procs, W_OK) != 0)
+        continue;
+      /* v1: the pids hierarchy's root has no pids.max, its children do. */
+      if (g_str_has_suffix (candidates[i], "/pids") && !g_file_test (max, G_FILE_TEST_EXISTS))
+        return g_strdup (candidates[i]);
+      if (g_file_get_contents (controllers, &text, NULL, NULL) && strstr (text, "pids") != NULL)
+        return g_strdup (candidates[i]);
+    }
+  return NULL;
+}
+
+static void
+write_file (const char *dir,
+            const char *name,
+            const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0644,
+                                           &error));
+  g_assert_no_error (error);
+}
+
+static guint64
+read_number (const char *dir,
+             const char *name)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *text = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+static void
+test_process_limit (Fixture       *fixture,
+                    gconstpointer  user_data)
+{
+  g_autofree char *hierarchy = find_pids_hierarchy ();
+  g_autofree char *group = NULL;
+  g_autofree char *self = g_strdup_printf ("%d", (int) getpid ());
+  guint refused = 0, i = 0;
+
+  if (hierarchy == NULL)
+    {
+      g_test_skip ("No writable pids cgroup to limit processes with");
+      return;
+    }
+  group = g_strdup_printf ("%s/nixexec-test-%d", hierarchy, (int) getpid ());
+  g_assert_cmpint (g_mkdir (group, 0755), ==, 0);
+  write_file (group, "cgroup.procs", self);
+
+  /* From no new process at all to enough for a whole call. */
+  for (guint extra = 0; extra <= 8; extra++)
+    for (guint repeat = 0; repeat < 2; repeat++)
+      {
+        g_autofree char *max = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                                                read_number (group, "pids.current") + extra);
+
+        write_file (group, "pids.max", max);
+        if (!assert_clear_outcome (fixture, i++, "processes"))
+          refused++;
+        write_file (group, "pids.max", "max");
+      }
+
+  /* This process, and the warm workers it started in the group. */
+  {
+    g_autofree char *procs_path = g_build_filename (group, "cgroup.procs", NULL);
+    g_autofree char *procs = NULL;
+    g_auto(GStrv) pids = NULL;
+
+    g_assert_true (g_file_get_contents (procs_path, &procs, NULL, NULL));
+    pids = g_strsplit (procs, "\n", -1);
+    for (guint p = 0; pids[p] != NULL; p++)
+      if (*pids[p] != '\0')
+        write_file (hierarchy, "cgroup.procs", pids[p]);
+  }
+  g_assert_cmpint (g_rmdir (group), ==, 0);
+  g_assert_cmpuint (refused, >, 0);
+  g_assert_cmpuint (refused, <, i);
+  assert_works (fixture);
+}
+
+static void
+test_descriptor_limit (Fixture       *fixture,
+                       gconstpointer  user_data)
+{
+  struct rlimit saved, limited;
+  guint refused = 0, i = 0;
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+  for (guint extra = 0; extra <= 30; extra += 2)
+    {
+      limited = saved;
+      limited.rlim_cur = nix_exec_test_count_fds () + extra;
+      /* The I/O thread counts too: every descriptor it makes comes from
+       * the same table. */
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limited), ==, 0);
+      if (!assert_clear_outcome (fixture, i++, "descriptors"))
+        refused++;
+      g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &saved), ==, 0);
+    }
+
+  g_assert_cmpuint (refused, >, 0);
+  g_assert_cmpuint (refused, <, i);
+  assert_works (fixture);
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  static const Mode modes[] = {
+    { TRUE, FALSE },
+    { FALSE, FALSE },
+    { TRUE, TRUE },
+    { FALSE, TRUE },
+  };
+  static const char * const names[] = {
+    "sandboxed", "unconfined", "sandboxed-warm", "unconfined-warm",
+  };
+
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint m = 0; m < G_N_ELEMENTS (modes); m++)
+    {
+      g_autofree char *processes = g_strdup_printf ("/nixexec/failures/processes-%s", names[m]);
+      g_autofree char *descriptors = g_strdup_printf ("/nixexec/failures/descriptors-%s",
+                                                      names[m]);
+
+      if (modes[m].sandboxed && nix_exec_test_allow_no_sandbox ())
+        continue;
+      g_test_add (processes, Fixture, &modes[m], fixture_set_up, test_process_limit,
+                  fixture_tear_down);
+      g_test_add (descriptors, Fixture, &modes[m], fixture_set_up, test_descriptor_limit,
+                  fixture_tear_down);
+    }
+
+  g_test_summary ("Out of processes or descriptors, calls fail with RESOURCE_LIMIT, and recover");
+  return g_test_run ();
+}
