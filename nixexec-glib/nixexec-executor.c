@@ -72,7 +72,13 @@
  * the caller's [class@Gio.Cancellable] is cancelled, the whole process group
  * (sandboxed, the whole pid namespace) is killed with SIGKILL at once, and
  * the call completes as soon as the stage has been reaped. Cancelling
- * reports %G_IO_ERROR_CANCELLED.
+ * reports %G_IO_ERROR_CANCELLED, at whatever moment it comes. In a host
+ * that is a subreaper or PID 1 (a container's entrypoint), the processes a
+ * call leaves to the host — bubblewrap's namespace init, what the stage
+ * left in its process group — are reaped by the library, by their pids
+ * only; the host's own children are never waited for. When the host is out
+ * of processes or file descriptors, a call fails with
+ * %NIX_EXEC_ERROR_RESOURCE_LIMIT.
  *
  * ## Warm workers
  *

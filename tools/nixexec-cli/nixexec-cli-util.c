@@ -353,6 +353,9 @@ cli_exit_code_for_error (const GError *error)
         case NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE:
           return CLI_EXIT_ISOLATION;
 
+        case NIX_EXEC_ERROR_RESOURCE_LIMIT:
+          return CLI_EXIT_RESOURCE;
+
         default:
           return CLI_EXIT_STAGE_FAILED;
         }

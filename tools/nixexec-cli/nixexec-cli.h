@@ -26,6 +26,7 @@ typedef enum {
   CLI_EXIT_TIMED_OUT = 4,     /* TIMED_OUT */
   CLI_EXIT_NIX = 5,           /* NIX_*, lock files, runtimes, the cache directory */
   CLI_EXIT_ISOLATION = 6,     /* ISOLATION_UNAVAILABLE */
+  CLI_EXIT_RESOURCE = 7,      /* RESOURCE_LIMIT */
   CLI_EXIT_CANCELLED = 130,   /* SIGINT or SIGTERM */
 } CliExit;
 
