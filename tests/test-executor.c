@@ -1051,6 +1051,108 @@ test_disposed (Fixture       *fixture,
   g_assert_cmpuint (g_strv_length (ids), ==, 0);
 }
 
+/* What a hostile or careless stage prints never crashes the host and is
+ * never silently changed: each text below is refused as INVALID_OUTPUT,
+ * from a one-shot run and from a warm worker's response frame alike. */
+static void
+test_hostile_output (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  static const struct {
+    const char *id;
+    const char *printf_args;  /* what execute prints, as printf's arguments */
+    const char *why;          /* in the message */
+  } cases[] = {
+    { "deep", "'%.0s[' $(seq 100000)", "deeper than 512" },
+    { "two-to-the-64", "'18446744073709551616'", "64" },
+    { "wraps", "'12345678901234567890'", "64" },
+    { "nul", "'\"a\\\\u0000b\"'", "U+0000" },
+    { "overflow", "'1e400'", "double" },
+    { "single-quotes", "\"'a'\"", NULL },
+    { "hex", "'0x10'", NULL },
+    { "leading-zero", "'01'", NULL },
+    { "bare-fraction", "'.5'", NULL },
+    { "bom", "'\\357\\273\\277{}'", NULL },
+    { "raw-control", "'\"a\\001b\"'", NULL },
+  };
+  gboolean warm = GPOINTER_TO_INT (user_data);
+  g_autoptr(NixExecExecutor) executor = NULL;
+
+  if (warm)
+    {
+      g_autoptr(NixExecConfig) config = nix_exec_executor_config_snapshot (fixture->executor);
+
+      nix_exec_config_set_keep_alive_secs (config, 60);
+      executor = nix_exec_test_executor_new_for_config (config);
+    }
+  else
+    {
+      executor = g_object_ref (fixture->executor);
+    }
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *code = g_strdup_printf ("execute() { printf %s; }\n",
+                                               cases[i].printf_args);
+      g_autoptr(JsonNode) input = nix_exec_test_json ("1");
+      g_autoptr(JsonNode) output = NULL;
+      g_autoptr(GError) error = NULL;
+
+      nix_exec_test_register (executor, cases[i].id, "bash", code);
+      /* Twice: a worker must be usable, or replaced, after a bad frame. */
+      for (guint call = 0; call < 2; call++)
+        {
+          g_clear_error (&error);
+          output = nix_exec_executor_execute (executor, cases[i].id, input, NULL, &error);
+          g_assert_null (output);
+          g_test_message ("%s: %s", cases[i].id, error->message);
+          g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_OUTPUT);
+          if (cases[i].why != NULL)
+            g_assert_nonnull (strstr (error->message, cases[i].why));
+        }
+    }
+
+  /* And the executor still runs a good stage. */
+  nix_exec_test_register (executor, "good", "bash", "execute() { printf '[1, 2.5, \"x\"]'; }\n");
+  {
+    g_autoptr(JsonNode) input = nix_exec_test_json ("1");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(JsonNode) output = nix_exec_executor_execute (executor, "good", input, NULL, &error);
+    g_autofree char *text = NULL;
+
+    g_assert_no_error (error);
+    text = nix_exec_test_to_json (output);
+    g_assert_cmpstr (text, ==, "[1,2.5,\"x\"]");
+  }
+}
+
+/* An input the application built deeper than the limit is refused with a
+ * GError before anything runs. */
+static void
+test_deep_input (Fixture       *fixture,
+                 gconstpointer  user_data)
+{
+  g_autoptr(JsonNode) input = json_node_init_array (json_node_alloc (), json_array_new ());
+  g_autoptr(JsonNode) output = NULL;
+  g_autoptr(GError) error = NULL;
+  JsonNode *inner = input;
+
+  /* Deep enough to be refused, shallow enough for json-glib to free. */
+  for (guint i = 0; i < 10000; i++)
+    {
+      JsonNode *child = json_node_init_array (json_node_alloc (), json_array_new ());
+
+      json_array_add_element (json_node_get_array (inner), child);
+      inner = child;
+    }
+  register_stage (fixture, "echo", "python", "def execute(input):\n    return input\n");
+  output = nix_exec_executor_execute (fixture->executor, "echo", input, NULL, &error);
+  g_assert_null (output);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "echo"));
+  g_assert_nonnull (strstr (error->message, "512"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1084,7 +1186,13 @@ main (int   argc,
   ADD ("config-snapshot-is-copy", test_config_snapshot_is_copy);
   ADD ("script-cache", test_script_cache);
   ADD ("disposed", test_disposed);
+  ADD ("deep-input", test_deep_input);
 #undef ADD
+
+  g_test_add ("/nixexec/executor/hostile-output", Fixture, GINT_TO_POINTER (FALSE),
+              fixture_set_up, test_hostile_output, fixture_tear_down);
+  g_test_add ("/nixexec/executor/hostile-output-warm", Fixture, GINT_TO_POINTER (TRUE),
+              fixture_set_up, test_hostile_output, fixture_tear_down);
 
   g_test_add_func ("/nixexec/executor/g-object-new", test_g_object_new);
   g_test_add_func ("/nixexec/executor/g-object-new-unusable", test_g_object_new_unusable);
