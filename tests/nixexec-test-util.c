@@ -310,13 +310,13 @@ nix_exec_test_count_fds (void)
   return n;
 }
 
-guint
-nix_exec_test_count_children (void)
+GPtrArray *
+nix_exec_test_list_children (void)
 {
   g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) getpid ());
   g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
+  GPtrArray *found = g_ptr_array_new_with_free_func (g_free);
   const char *task;
-  guint n = 0;
 
   g_assert_nonnull (tasks);
   /* Each thread's children: the library's own thread forks too. */
@@ -330,8 +330,25 @@ nix_exec_test_count_children (void)
       g_assert_true (g_file_get_contents (children_path, &children, NULL, NULL));
       pids = g_strsplit (g_strstrip (children), " ", -1);
       for (guint i = 0; pids[i] != NULL; i++)
-        if (*pids[i] != '\0')
-          n++;
+        {
+          g_autofree char *stat_path = NULL;
+          g_autofree char *stat = NULL;
+
+          if (*pids[i] == '\0')
+            continue;
+          stat_path = g_strdup_printf ("/proc/%s/stat", pids[i]);
+          /* A child reaped meanwhile is no longer one. */
+          if (g_file_get_contents (stat_path, &stat, NULL, NULL))
+            g_ptr_array_add (found, g_strdup (g_strstrip (stat)));
+        }
     }
-  return n;
+  return found;
+}
+
+guint
+nix_exec_test_count_children (void)
+{
+  g_autoptr(GPtrArray) children = nix_exec_test_list_children ();
+
+  return children->len;
 }

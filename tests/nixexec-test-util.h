@@ -89,6 +89,9 @@ void           nix_exec_test_assert_no_process (const char *marker);
 
 /* How many fds this process has open. */
 guint          nix_exec_test_count_fds         (void);
+/* The child processes of this process, zombies included, as the lines of
+ * their /proc/<pid>/stat. */
+GPtrArray     *nix_exec_test_list_children     (void);
 /* How many child processes this process has, zombies included. */
 guint          nix_exec_test_count_children    (void);
 

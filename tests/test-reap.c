@@ -32,42 +32,6 @@ typedef struct
   NixExecExecutor *executor;
 } Fixture;
 
-/* The child processes of this process, zombies included, as
- * "pid state comm" lines. */
-static GPtrArray *
-list_children (void)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task", (int) getpid ());
-  g_autoptr(GDir) tasks = g_dir_open (path, 0, NULL);
-  GPtrArray *found = g_ptr_array_new_with_free_func (g_free);
-  const char *task;
-
-  g_assert_nonnull (tasks);
-  while ((task = g_dir_read_name (tasks)) != NULL)
-    {
-      g_autofree char *children_path =
-        g_strdup_printf ("/proc/%d/task/%s/children", (int) getpid (), task);
-      g_autofree char *children = NULL;
-      g_auto(GStrv) pids = NULL;
-
-      if (!g_file_get_contents (children_path, &children, NULL, NULL))
-        continue;
-      pids = g_strsplit (g_strstrip (children), " ", -1);
-      for (guint i = 0; pids[i] != NULL; i++)
-        {
-          g_autofree char *stat_path = NULL;
-          g_autofree char *stat = NULL;
-
-          if (*pids[i] == '\0')
-            continue;
-          stat_path = g_strdup_printf ("/proc/%s/stat", pids[i]);
-          if (g_file_get_contents (stat_path, &stat, NULL, NULL))
-            g_ptr_array_add (found, g_strdup (g_strstrip (stat)));
-        }
-    }
-  return found;
-}
-
 /* Fails unless this process has no child left within a few seconds,
  * iterating the default context meanwhile. */
 static void
@@ -79,7 +43,7 @@ assert_no_children (const char *when)
   for (;;)
     {
       g_clear_pointer (&children, g_ptr_array_unref);
-      children = list_children ();
+      children = nix_exec_test_list_children ();
       if (children->len == 0 || g_get_monotonic_time () > deadline)
         break;
       while (g_main_context_iteration (NULL, FALSE))
