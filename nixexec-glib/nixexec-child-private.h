@@ -46,6 +46,7 @@ typedef struct
   GBytes   *stderr_bytes;
   gboolean  stderr_truncated;
   gboolean  framed;          /* TRUE: a worker's response; no exit below */
+  gboolean  answered_before; /* a worker that had answered a call: its stage ran */
   gboolean  exited;          /* TRUE: exit_status is valid; FALSE: term_signal is */
   int       exit_status;
   int       term_signal;

@@ -200,19 +200,48 @@ oneshot_report (GBytes *stdout_bytes)
   return json_object_ref (json_node_get_object (root));
 }
 
-/* Whether bwrap itself failed before the stage ran: it then exits with
- * status 1, says why on stderr behind "bwrap: ", and nothing was written on
- * stdout. A stage that fakes this only misreports its own failure. */
+/* Takes the wrapper's start line out of @logs (taken); whether it was
+ * there, at the start of a line (an interpreter may warn before it). */
+static GBytes *
+take_started_line (GBytes   *logs,
+                   gboolean *out_started)
+{
+  static const char line[] = NIX_EXEC_WRAPPER_STARTED_LINE;
+  gsize length = 0;
+  const char *data = logs != NULL ? g_bytes_get_data (logs, &length) : NULL;
+  const char *found = NULL;
+  g_autoptr(GByteArray) rest = NULL;
+
+  *out_started = FALSE;
+  if (data != NULL && length >= sizeof line - 1)
+    {
+      found = memmem (data, length, line, sizeof line - 1);
+      while (found != NULL && found != data && found[-1] != '\n')
+        found = memmem (found + 1, length - (found + 1 - data), line, sizeof line - 1);
+    }
+  if (found == NULL)
+    return logs != NULL ? logs : g_bytes_new (NULL, 0);
+
+  *out_started = TRUE;
+  rest = g_byte_array_sized_new (length - (sizeof line - 1));
+  g_byte_array_append (rest, (const guint8 *) data, found - data);
+  g_byte_array_append (rest, (const guint8 *) found + sizeof line - 1,
+                       length - (found - data) - (sizeof line - 1));
+  g_bytes_unref (logs);
+  return g_byte_array_free_to_bytes (g_steal_pointer (&rest));
+}
+
+/* Whether bwrap itself failed before the stage could run: the wrapper never
+ * wrote its start line (which nothing of the stage's can take back), bwrap
+ * exited with status 1 and said why on stderr behind "bwrap: ". */
 static gboolean
-sandbox_failed (NixExecChildResult *child)
+sandbox_failed (NixExecOutcome *outcome)
 {
   static const char prefix[] = "bwrap: ";
   gsize length = 0;
-  const char *err = child->stderr_bytes != NULL ? g_bytes_get_data (child->stderr_bytes, &length)
-                                                : NULL;
+  const char *err = g_bytes_get_data (outcome->logs, &length);
 
-  return child->exit_status == 1 &&
-         (child->stdout_bytes == NULL || g_bytes_get_size (child->stdout_bytes) == 0) &&
+  return outcome->exit_status == 1 &&
          length >= sizeof prefix - 1 && memcmp (err, prefix, sizeof prefix - 1) == 0;
 }
 
@@ -237,9 +266,11 @@ nix_exec_outcome_decode (const char          *stage_id,
 {
   g_autoptr(NixExecOutcome) outcome = g_new0 (NixExecOutcome, 1);
   int term_signal = child->term_signal;
+  gboolean started;
 
-  outcome->logs = child->stderr_bytes != NULL ? g_bytes_ref (child->stderr_bytes)
-                                              : g_bytes_new (NULL, 0);
+  outcome->logs = take_started_line (child->stderr_bytes != NULL
+                                       ? g_bytes_ref (child->stderr_bytes) : NULL,
+                                     &started);
   outcome->logs_truncated = child->stderr_truncated;
   outcome->duration = child->duration;
 
@@ -273,8 +304,9 @@ nix_exec_outcome_decode (const char          *stage_id,
     }
 
   outcome->exit_status = child->exit_status;
-  outcome->kind = sandboxed && sandbox_failed (child) ? NIX_EXEC_OUTCOME_NO_SANDBOX
-                                                      : NIX_EXEC_OUTCOME_EXITED;
+  outcome->kind = sandboxed && !started && !child->answered_before && sandbox_failed (outcome)
+                    ? NIX_EXEC_OUTCOME_NO_SANDBOX
+                    : NIX_EXEC_OUTCOME_EXITED;
   return g_steal_pointer (&outcome);
 }
 

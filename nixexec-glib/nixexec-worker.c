@@ -91,6 +91,7 @@ struct _NixExecWorker
   int              out_fd;    /* or -1 */
   int              err_fd;    /* or -1 */
   int              info_fd;   /* sandboxed: bwrap's info pipe until init is known, or -1 */
+  gboolean         answered;  /* it has answered a call */
   GPid             init_pid;  /* sandboxed: the namespace's init, 0 when unknown */
   guint64          init_start_time;
   GSource         *watch_source; /* owned, attached; each source holds a ref */
@@ -214,6 +215,8 @@ finish_call (NixExecWorker      *worker,
 
   /* The call is over before the caller hears of it: its callback may start
    * the next call on this worker. */
+  if (result != NULL && result->framed)
+    worker->answered = TRUE;
   if (result == NULL)
     g_task_return_error (task, g_steal_pointer (&worker->call_error));
   else
@@ -479,6 +482,8 @@ on_child_exited (GPid     pid,
   kill (-pid, SIGKILL);
   drain_stderr (worker);
   read_output (worker);
+  /* A worker that wrote nothing has not read bwrap's info yet. */
+  note_init (worker);
   /* On a host that adopts orphans, what the worker left is ours to reap. */
   nix_exec_orphans_reap (worker->init_pid, worker->init_start_time);
   nix_exec_orphans_reap_group (pid);
@@ -494,6 +499,7 @@ on_child_exited (GPid     pid,
           NixExecChildResult *result = call_result_new (worker);
 
           result->stdout_bytes = g_bytes_new (NULL, 0);
+          result->answered_before = worker->answered;
           if (WIFEXITED (wait_status))
             {
               result->exited = TRUE;

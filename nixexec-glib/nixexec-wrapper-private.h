@@ -20,6 +20,10 @@ G_BEGIN_DECLS
  * stage failure whose text is the stage's stderr.
  */
 #define NIX_EXEC_WRAPPER_REPORT_STATUS 97
+/* The first thing every wrapper writes, on stderr, before the stage's code
+ * can run: what tells a stage that ran from a sandbox that never let it
+ * (see nixexec-outcome.c). Removed from the logs. */
+#define NIX_EXEC_WRAPPER_STARTED_LINE  "nixexec:started\n"
 
 const char  *nix_exec_language_to_string         (NixExecLanguage   language);
 const char  *nix_exec_language_runtime_attr      (NixExecLanguage   language);

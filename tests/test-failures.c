@@ -232,6 +232,55 @@ test_descriptor_limit (Fixture       *fixture,
   assert_works (fixture);
 }
 
+/* Only bwrap can say that the sandbox failed: a stage that prints bwrap's
+ * words and exits 1 has failed itself, and its logs are its own. */
+static void
+test_stage_cannot_pose_as_sandbox (Fixture       *fixture,
+                                   gconstpointer  user_data)
+{
+  static const char *languages[][2] = {
+    { "bash", "execute() {\n"
+              "  echo 'bwrap: Creating new namespace failed: Resource temporarily unavailable' >&2\n"
+              "  exit 1\n"
+              "}\n" },
+    { "python", "import os, sys\n"
+                "os.write(2, b'bwrap: Can\\'t fork for pid 1: Resource temporarily unavailable\\n')\n"
+                "sys.exit(1)\n"
+                "def execute(input):\n"
+                "    return 1\n" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (languages); i++)
+    {
+      g_autoptr(JsonNode) input = nix_exec_test_json ("1");
+      g_autoptr(NixExecResult) result = NULL;
+      g_autoptr(GError) error = NULL;
+
+      nix_exec_test_register (fixture->executor, "poser", languages[i][0], languages[i][1]);
+      for (guint call = 0; call < 2; call++)
+        {
+          g_clear_error (&error);
+          result = nix_exec_executor_execute_full (fixture->executor, "poser", input, NULL,
+                                                   &error);
+          g_assert_null (result);
+          g_test_message ("%s: %s", languages[i][0], error->message);
+          g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_FAILED);
+          g_assert_nonnull (strstr (error->message, "bwrap: "));
+        }
+    }
+
+  /* The wrapper's start line is not part of any stage's logs. */
+  {
+    g_autoptr(JsonNode) input = nix_exec_test_json ("{\"i\": 3}");
+    g_autoptr(GError) error = NULL;
+    g_autoptr(NixExecResult) result = nix_exec_executor_execute_full (fixture->executor, "stage",
+                                                                      input, NULL, &error);
+
+    g_assert_no_error (error);
+    g_assert_null (strstr (nix_exec_result_get_logs (result), "nixexec:started"));
+  }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -260,6 +309,14 @@ main (int   argc,
                   fixture_tear_down);
       g_test_add (descriptors, Fixture, &modes[m], fixture_set_up, test_descriptor_limit,
                   fixture_tear_down);
+      if (modes[m].sandboxed)
+        {
+          g_autofree char *poser = g_strdup_printf ("/nixexec/failures/stage-poses-as-bwrap-%s",
+                                                    names[m]);
+
+          g_test_add (poser, Fixture, &modes[m], fixture_set_up,
+                      test_stage_cannot_pose_as_sandbox, fixture_tear_down);
+        }
     }
 
   g_test_summary ("Out of processes or descriptors, calls fail with RESOURCE_LIMIT, and recover");

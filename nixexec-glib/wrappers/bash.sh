@@ -26,6 +26,10 @@
 
 set -euo pipefail
 
+# Before anything of the stage's can run: the executor's sign that the
+# sandbox let the stage start. It removes the line from the logs.
+printf 'nixexec:started\n' >&2
+
 __nixexec_input=''
 __nixexec_worker=''
 if [[ ${1:-} == --nixexec-worker ]]; then

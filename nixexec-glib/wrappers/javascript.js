@@ -26,6 +26,9 @@
 
 (function nixexecWrapper() {
   const fs = require('fs');
+  // Before anything of the stage's can run: the executor's sign that the
+  // sandbox let the stage start. It removes the line from the logs.
+  fs.writeSync(2, 'nixexec:started\n');
   const util = require('util');
   const vm = require('vm');
 

@@ -21,6 +21,10 @@
 import os
 import sys
 
+# Before anything of the stage's can run: the executor's sign that the
+# sandbox let the stage start. It removes the line from the logs.
+os.write(2, b"nixexec:started\n")
+
 _STAGE_CODE = "@NIXEXEC_STAGE_CODE_BASE64@"
 _STAGE_FILENAME = "<stage>"
 _STAGE_MODULE = "__nixexec_stage__"
