@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,6 +14,7 @@
 
 #include "nixexec-error.h"
 #include "nixexec-file-store.h"
+#include "nixexec-json-private.h"
 #include "nixexec-stage-store.h"
 
 /**
@@ -91,20 +91,32 @@
  *
  * ## Errors
  *
- * A file that is not JSON, is truncated or empty, or does not follow the
- * layout fails to load with %NIX_EXEC_ERROR_INVALID_STORE, and a message
- * that names the file and says where, such as `/home/me/store.json:5:14:
- * the file ends in the middle of the JSON text; it was probably cut short`.
- * The file is never written in that case, and a store that loaded before
- * keeps its stages. A file that does not exist is an empty store; it is
- * created by the first add.
+ * The file is read by the library's strict JSON reader, and must be
+ * exactly one JSON text as RFC 8259 defines it, with white space around it
+ * and nothing else: no second document after the first, no byte order
+ * mark, comments, trailing commas, single quotes or hexadecimal numbers,
+ * and valid UTF-8. It is also refused, rather than changed on the next
+ * save, when it holds what could not be written back as it was read: an
+ * object with the same member name twice (such as two `stages`, or two
+ * `id` in one stage), arrays and objects nested more than 512 levels deep
+ * (the file's own object being the first), an integer outside the 64-bit
+ * range, a number beyond the range of a double, or a string holding
+ * U+0000 or a lone UTF-16 surrogate.
  *
- * Values are read as JSON-GLib reads them. What it cannot hold unchanged
- * is refused with %NIX_EXEC_ERROR_INVALID_STORE rather than changed on the
- * next save: an integer beyond the 64-bit range, a number beyond the range
- * of a double, and an escaped NUL (`\u0000`) in a string. A fractional
- * number is written back as the shortest text that reads as the same
- * double, so `0.1` stays `0.1`.
+ * Such a file, and one that is empty or does not follow the layout, fails
+ * to load with %NIX_EXEC_ERROR_INVALID_STORE, and a message that names the
+ * file and says what is wrong and where, such as `/home/me/store.json: The
+ * key “stages” appears twice in one object at line 3, column 3`. The file
+ * is never written in that case: adding and removing fail too, and leave
+ * it byte for byte as it was; a store that loaded before keeps its stages.
+ * A file that does not exist is an empty store; it is created by the first
+ * add.
+ *
+ * What the store writes is always valid JSON, which that reader and any
+ * other reads back. A fractional number is written back as the shortest
+ * text that reads as the same double, so `0.1` stays `0.1`; strings may be
+ * escaped differently than they were (`\u00e9` is written as `é`), with
+ * the same value.
  *
  * A store object, like any [iface@Gio.ListModel], belongs to the thread
  * that uses it; use one store per thread.
@@ -325,130 +337,6 @@ stage_from_node (JsonNode  *node,
                        NULL);
 }
 
-/* JSON-GLib wraps integers beyond 64 bits around without a word, turns a
- * double beyond range into infinity, which cannot be written back, and cuts
- * a string short at an escaped NUL. Find these in text that already parsed,
- * so that the file is refused rather than changed on the next save. */
-static gboolean
-check_representable (const char  *text,
-                     gsize        length,
-                     GError     **error)
-{
-  guint line = 1;
-  const char *line_start = text;
-  const char *p = text;
-  const char *end = text + length;
-
-  while (p < end)
-    {
-      if (*p == '\n')
-        {
-          line++;
-          line_start = ++p;
-        }
-      else if (*p == '"')
-        {
-          const char *start = p;
-
-          /* Strings cannot hold a raw newline, so lines stay right. */
-          for (p++; p < end && *p != '"'; p++)
-            {
-              if (*p != '\\')
-                continue;
-              if (end - p >= 6 && strncmp (p, "\\u0000", 6) == 0)
-                {
-                  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                               "%u:%u: a string holds a NUL character (\\u0000), which "
-                               "the store cannot keep", line, (guint) (start - line_start) + 1);
-                  return FALSE;
-                }
-              p++;
-            }
-          p++;
-        }
-      else if (*p == '-' || g_ascii_isdigit (*p))
-        {
-          const char *start = p;
-          g_autofree char *token = NULL;
-          gboolean integer = TRUE;
-
-          while (p < end && (g_ascii_isdigit (*p) || strchr ("+-.eE", *p) != NULL))
-            {
-              if (!g_ascii_isdigit (*p) && *p != '-')
-                integer = FALSE;
-              p++;
-            }
-          token = g_strndup (start, p - start);
-
-          if (integer)
-            {
-              errno = 0;
-              (void) g_ascii_strtoll (token, NULL, 10);
-              if (errno == ERANGE)
-                {
-                  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                               "%u:%u: the integer %s does not fit in 64 bits",
-                               line, (guint) (start - line_start) + 1, token);
-                  return FALSE;
-                }
-            }
-          else if (!isfinite (g_ascii_strtod (token, NULL)))
-            {
-              g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                           "%u:%u: the number %s is out of range",
-                           line, (guint) (start - line_start) + 1, token);
-              return FALSE;
-            }
-        }
-      else
-        p++;
-    }
-  return TRUE;
-}
-
-/* Whether @text stops inside a string or with an object or array still
- * open, as a file cut short by a crash or a full disk does; JSON-GLib's
- * own message for it points somewhere before the end and names a
- * character that is not the problem. Sets the line and column of the end. */
-static gboolean
-ends_early (const char *text,
-            gsize       length,
-            guint      *out_line,
-            guint      *out_column)
-{
-  const char *end = text + length;
-  const char *line_start = text;
-  guint line = 1;
-  gint64 depth = 0;
-  gboolean in_string = FALSE;
-
-  for (const char *p = text; p < end; p++)
-    {
-      if (*p == '\n')
-        {
-          line++;
-          line_start = p + 1;
-        }
-      else if (in_string)
-        {
-          if (*p == '\\')
-            p++;
-          else if (*p == '"')
-            in_string = FALSE;
-        }
-      else if (*p == '"')
-        in_string = TRUE;
-      else if (*p == '{' || *p == '[')
-        depth++;
-      else if (*p == '}' || *p == ']')
-        depth--;
-    }
-
-  *out_line = line;
-  *out_column = (guint) (end - line_start) + 1;
-  return in_string || depth > 0;
-}
-
 /* Parses @contents, which may be NULL for a file that does not exist. On
  * error, the message has no file name yet. */
 static StoreDocument *
@@ -476,52 +364,40 @@ store_document_parse (char    *contents,
       return g_steal_pointer (&doc);
     }
 
+  /* The strict reader: one RFC 8259 text and nothing after it, no key
+   * twice in an object, bounded depth, and only values that are written
+   * back as they were read. JSON-GLib's parser would take a second
+   * document or a second "stages" and drop them on the next save. */
   {
-    g_autoptr(JsonParser) parser = json_parser_new ();
     g_autoptr(GError) local_error = NULL;
-    JsonNode *root;
+    gsize i;
 
-    if (!json_parser_load_from_data (parser, contents, length, &local_error))
-      {
-        const char *message = local_error->message;
-        guint line;
-        guint column;
-
-        if (ends_early (contents, length, &line, &column))
-          {
-            g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                         "%u:%u: the file ends in the middle of the JSON text; it was "
-                         "probably cut short", line, column);
-            return NULL;
-          }
-
-        /* "<data>:3:14: Parse error: …"; the caller puts the file name in
-         * place of "<data>". */
-        if (g_str_has_prefix (message, "<data>:"))
-          message += strlen ("<data>:");
-        g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE, message);
-        return NULL;
-      }
-
-    root = json_parser_get_root (parser);
-    if (root == NULL)
+    /* Only what RFC 8259 counts as white space. */
+    for (i = 0; i < length; i++)
+      if (contents[i] != ' ' && contents[i] != '\t' && contents[i] != '\n' && contents[i] != '\r')
+        break;
+    if (i == length)
       {
         g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
                              "the file is empty");
         return NULL;
       }
-    if (!JSON_NODE_HOLDS_OBJECT (root))
+
+    doc->root = nix_exec_json_read (contents, length, &local_error);
+    if (doc->root == NULL)
+      {
+        g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
+                             local_error->message);
+        return NULL;
+      }
+    if (!JSON_NODE_HOLDS_OBJECT (doc->root))
       {
         g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
                      "the file holds %s, expected an object with a “stages” array",
-                     describe_node (root));
+                     describe_node (doc->root));
         return NULL;
       }
-    doc->root = json_node_ref (root);
   }
-
-  if (!check_representable (contents, length, error))
-    return NULL;
 
   root_object = json_node_get_object (doc->root);
   stages_node = json_object_get_member (root_object, "stages");
@@ -587,11 +463,8 @@ store_document_load (const char  *path,
   doc = store_document_parse (contents, length, &local_error);
   if (doc == NULL)
     {
-      const char *message = local_error->message;
-
-      /* "path:3:14: …" for positions, "path: …" for the rest. */
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                   "%s:%s%s", path, g_ascii_isdigit (*message) ? "" : " ", message);
+                   "%s: %s", path, local_error->message);
       return NULL;
     }
   return doc;
@@ -682,161 +555,6 @@ new_stage_object (NixExecStage *stage)
                           nix_exec_effect_set_to_json (nix_exec_stage_get_effects (stage)));
   json_object_set_object_member (object, "signature", signature);
   return object;
-}
-
-static void
-append_indent (GString *out,
-               guint    depth)
-{
-  for (guint i = 0; i < depth; i++)
-    g_string_append (out, "  ");
-}
-
-static void
-append_string (GString    *out,
-               const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p++)
-    {
-      guchar c = *p;
-
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          if (c < 0x20)
-            g_string_append_printf (out, "\\u%04x", c);
-          else
-            g_string_append_c (out, c);
-        }
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
-append_double (GString *out,
-               double   value)
-{
-  static const char * const formats[] = { "%.15g", "%.16g", "%.17g" };
-  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-
-  /* The shortest text that reads back as the same double, so 0.1 stays
-   * 0.1; JSON-GLib's own generator would write 0.10000000000000001. */
-  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
-    {
-      g_ascii_formatd (buffer, sizeof buffer, formats[i], value);
-      if (g_ascii_strtod (buffer, NULL) == value)
-        break;
-    }
-  g_string_append (out, buffer);
-  /* Still a fraction when read back, not an integer. */
-  if (strpbrk (buffer, ".e") == NULL)
-    g_string_append (out, ".0");
-}
-
-/* The layout of serde_json's pretty printer, which the reference uses:
- * two-space indent, "key": value, [] and {} when empty. */
-static void
-append_node (GString  *out,
-             JsonNode *node,
-             guint     depth)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *object = json_node_get_object (node);
-        g_autoptr(GList) members = json_object_get_members (object);
-
-        if (members == NULL)
-          {
-            g_string_append (out, "{}");
-            break;
-          }
-        g_string_append (out, "{\n");
-        for (const GList *l = members; l != NULL; l = l->next)
-          {
-            append_indent (out, depth + 1);
-            append_string (out, l->data);
-            g_string_append (out, ": ");
-            append_node (out, json_object_get_member (object, l->data), depth + 1);
-            g_string_append (out, l->next != NULL ? ",\n" : "\n");
-          }
-        append_indent (out, depth);
-        g_string_append_c (out, '}');
-      }
-      break;
-
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-        guint n = json_array_get_length (array);
-
-        if (n == 0)
-          {
-            g_string_append (out, "[]");
-            break;
-          }
-        g_string_append (out, "[\n");
-        for (guint i = 0; i < n; i++)
-          {
-            append_indent (out, depth + 1);
-            append_node (out, json_array_get_element (array, i), depth + 1);
-            g_string_append (out, i + 1 < n ? ",\n" : "\n");
-          }
-        append_indent (out, depth);
-        g_string_append_c (out, ']');
-      }
-      break;
-
-    case JSON_NODE_NULL:
-      g_string_append (out, "null");
-      break;
-
-    case JSON_NODE_VALUE:
-      switch (json_node_get_value_type (node))
-        {
-        case G_TYPE_INT64:
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
-          break;
-        case G_TYPE_DOUBLE:
-          append_double (out, json_node_get_double (node));
-          break;
-        case G_TYPE_BOOLEAN:
-          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
-          break;
-        case G_TYPE_STRING:
-          append_string (out, json_node_get_string (node));
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-      break;
-
-    default:
-      g_assert_not_reached ();
-    }
 }
 
 static gboolean
@@ -979,21 +697,33 @@ unlock_store (int fd)
 }
 
 /* Serialises @doc and writes it to @target, unless that would not change
- * the file. */
+ * the file. The writer's pretty layout is serde_json's, which the
+ * reference uses: two-space indent, "key": value, [] and {} when empty. */
 static gboolean
 store_document_save (StoreDocument  *doc,
                      const char     *target,
                      GError        **error)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *out = NULL;
+  gsize length;
 
-  append_node (out, doc->root, 0);
+  out = nix_exec_json_write (doc->root, TRUE, &local_error);
+  if (out == NULL)
+    {
+      /* Everything read passed the reader, and what add puts in is valid
+       * UTF-8, so this is not expected; refuse rather than write. */
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
+                   "%s: cannot be written back: %s", target, local_error->message);
+      return FALSE;
+    }
+  length = strlen (out);
   if (doc->contents != NULL &&
-      out->len == doc->length &&
-      memcmp (out->str, doc->contents, out->len) == 0)
+      length == doc->length &&
+      memcmp (out, doc->contents, length) == 0)
     return TRUE;
 
-  return write_atomically (target, out->str, out->len, error);
+  return write_atomically (target, out, length, error);
 }
 
 /* The model */
