@@ -133,6 +133,9 @@ struct _NixExecFileStore
 
   /* Owned references to NixExecStage, in file order; ids are unique. */
   GPtrArray *stages;
+  /* The same stages by id: keys are the stages' own (construct-only) id
+   * strings, values borrowed from @stages. */
+  GHashTable *index;
 };
 
 static void nix_exec_file_store_list_model_init (GListModelInterface *iface);
@@ -282,11 +285,32 @@ read_effects (JsonObject  *object,
   return set;
 }
 
-static NixExecStage *
-stage_from_node (JsonNode  *node,
-                 guint      index,
-                 GError   **error)
+/* Whether @stage reads as these members do. Effects compare as sets, as
+ * update_stage_object() compares them. */
+static gboolean
+stage_matches (NixExecStage     *stage,
+               const char       *name,
+               const char       *code,
+               const char       *language,
+               NixExecEffectSet *effects)
 {
+  return g_strcmp0 (nix_exec_stage_get_name (stage), name) == 0 &&
+         g_str_equal (nix_exec_stage_get_code (stage), code != NULL ? code : "") &&
+         g_str_equal (nix_exec_stage_get_language (stage), language != NULL ? language : "") &&
+         nix_exec_effect_set_equal (nix_exec_stage_get_effects (stage), effects);
+}
+
+/* The stage @node describes. When @known (id → stage, or NULL) has one
+ * that reads the same, that very object is returned, so that a model's
+ * items stay the same objects where nothing changed, and a save does not
+ * build (and then drop) an object for every stage of the file. */
+static NixExecStage *
+stage_from_node (JsonNode    *node,
+                 guint        index,
+                 GHashTable  *known,
+                 GError     **error)
+{
+  NixExecStage *same;
   g_autoptr(NixExecEffectSet) effects = NULL;
   JsonObject *object;
   JsonNode *id_node;
@@ -328,6 +352,10 @@ stage_from_node (JsonNode  *node,
   if (effects == NULL)
     return NULL;
 
+  same = known != NULL ? g_hash_table_lookup (known, id) : NULL;
+  if (same != NULL && stage_matches (same, name, code, language, effects))
+    return g_object_ref (same);
+
   return g_object_new (NIX_EXEC_TYPE_STAGE,
                        "id", id,
                        "code", code != NULL ? code : "",
@@ -337,12 +365,14 @@ stage_from_node (JsonNode  *node,
                        NULL);
 }
 
-/* Parses @contents, which may be NULL for a file that does not exist. On
- * error, the message has no file name yet. */
+/* Parses @contents, which may be NULL for a file that does not exist,
+ * reusing the stages of @known (see stage_from_node()). On error, the
+ * message has no file name yet. */
 static StoreDocument *
-store_document_parse (char    *contents,
-                      gsize    length,
-                      GError **error)
+store_document_parse (char        *contents,
+                      gsize        length,
+                      GHashTable  *known,
+                      GError     **error)
 {
   g_autoptr(StoreDocument) doc = g_new0 (StoreDocument, 1);
   g_autoptr(GHashTable) ids = NULL;
@@ -419,7 +449,7 @@ store_document_parse (char    *contents,
   ids = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < n_stages; i++)
     {
-      NixExecStage *stage = stage_from_node (json_array_get_element (array, i), i, error);
+      NixExecStage *stage = stage_from_node (json_array_get_element (array, i), i, known, error);
       gpointer first;
 
       if (stage == NULL)
@@ -442,6 +472,7 @@ store_document_parse (char    *contents,
 /* Reads and parses the file at @path; a missing file is an empty store. */
 static StoreDocument *
 store_document_load (const char  *path,
+                     GHashTable  *known,
                      GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
@@ -460,7 +491,7 @@ store_document_load (const char  *path,
       length = 0;
     }
 
-  doc = store_document_parse (contents, length, &local_error);
+  doc = store_document_parse (contents, length, known, &local_error);
   if (doc == NULL)
     {
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
@@ -728,75 +759,52 @@ store_document_save (StoreDocument  *doc,
 
 /* The model */
 
-static gboolean
-stage_same (NixExecStage *a,
-            NixExecStage *b)
+/* Where the stage @stage_id is in @stages, or -1; one pass, for the one
+ * stage an add or a remove is about. */
+static gint
+find_position (GPtrArray  *stages,
+               const char *stage_id)
 {
-  g_autofree char *a_effects = NULL;
-  g_autofree char *b_effects = NULL;
-
-  if (g_strcmp0 (nix_exec_stage_get_id (a), nix_exec_stage_get_id (b)) != 0 ||
-      g_strcmp0 (nix_exec_stage_get_name (a), nix_exec_stage_get_name (b)) != 0 ||
-      g_strcmp0 (nix_exec_stage_get_code (a), nix_exec_stage_get_code (b)) != 0 ||
-      g_strcmp0 (nix_exec_stage_get_language (a), nix_exec_stage_get_language (b)) != 0)
-    return FALSE;
-
-  a_effects = nix_exec_effect_set_to_string (nix_exec_stage_get_effects (a));
-  b_effects = nix_exec_effect_set_to_string (nix_exec_stage_get_effects (b));
-  return g_str_equal (a_effects, b_effects);
+  for (guint i = 0; i < stages->len; i++)
+    {
+      if (g_str_equal (nix_exec_stage_get_id (g_ptr_array_index (stages, i)), stage_id))
+        return (gint) i;
+    }
+  return -1;
 }
 
-static NixExecStage *
-find_stage (GPtrArray  *stages,
-            const char *stage_id,
-            guint      *out_position)
+static GHashTable *
+index_stages (GPtrArray *stages)
 {
+  GHashTable *index = g_hash_table_new (g_str_hash, g_str_equal);
+
   for (guint i = 0; i < stages->len; i++)
     {
       NixExecStage *stage = g_ptr_array_index (stages, i);
 
-      if (g_str_equal (nix_exec_stage_get_id (stage), stage_id))
-        {
-          if (out_position != NULL)
-            *out_position = i;
-          return stage;
-        }
+      g_hash_table_insert (index, (gpointer) nix_exec_stage_get_id (stage), stage);
     }
-  return NULL;
+  return index;
 }
 
-/* Makes @stages the store's list and tells observers what changed. Stages
- * read anew that equal the ones the store holds are replaced by those, so
- * that items stay the same objects where nothing changed; @keep, the stage
- * just added, is left as it is. */
+/* Makes @stages the store's list and tells observers what changed. The
+ * stages that did not change are the objects the store held before
+ * (store_document_parse() reused them), so comparing pointers finds what
+ * did. */
 static void
 set_stages (NixExecFileStore *self,
-            GPtrArray        *stages,
-            NixExecStage     *keep)
+            GPtrArray        *stages)
 {
   g_autoptr(GPtrArray) old = self->stages;
+  g_autoptr(GHashTable) old_index = self->index;
   guint old_n = old->len;
   guint new_n = stages->len;
   guint shortest = MIN (old_n, new_n);
   guint prefix = 0;
   guint suffix = 0;
 
-  for (guint i = 0; i < stages->len; i++)
-    {
-      NixExecStage *stage = g_ptr_array_index (stages, i);
-      NixExecStage *known;
-
-      if (stage == keep)
-        continue;
-      known = find_stage (old, nix_exec_stage_get_id (stage), NULL);
-      if (known != NULL && known != stage && stage_same (known, stage))
-        {
-          g_ptr_array_index (stages, i) = g_object_ref (known);
-          g_object_unref (stage);
-        }
-    }
-
   self->stages = g_ptr_array_ref (stages);
+  self->index = index_stages (self->stages);
 
   while (prefix < shortest &&
          g_ptr_array_index (old, prefix) == g_ptr_array_index (stages, prefix))
@@ -861,7 +869,7 @@ nix_exec_file_store_lookup (NixExecStageStore *store,
                             const char        *stage_id)
 {
   NixExecFileStore *self = NIX_EXEC_FILE_STORE (store);
-  NixExecStage *stage = find_stage (self->stages, stage_id, NULL);
+  NixExecStage *stage = g_hash_table_lookup (self->index, stage_id);
 
   return stage != NULL ? g_object_ref (stage) : NULL;
 }
@@ -906,6 +914,7 @@ nix_exec_file_store_finalize (GObject *object)
 
   /* Stages hold nothing that leads back here, so there is no cycle for a
    * dispose to break; they are dropped with the array. */
+  g_clear_pointer (&self->index, g_hash_table_unref);
   g_clear_pointer (&self->stages, g_ptr_array_unref);
   g_clear_pointer (&self->path, g_free);
 
@@ -1002,6 +1011,7 @@ static void
 nix_exec_file_store_init (NixExecFileStore *self)
 {
   self->stages = g_ptr_array_new_with_free_func (g_object_unref);
+  self->index = g_hash_table_new (g_str_hash, g_str_equal);
 }
 
 /**
@@ -1077,11 +1087,11 @@ nix_exec_file_store_reload (NixExecFileStore  *self,
   g_return_val_if_fail (self->path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  doc = store_document_load (self->path, error);
+  doc = store_document_load (self->path, self->index, error);
   if (doc == NULL)
     return FALSE;
 
-  set_stages (self, doc->stages, NULL);
+  set_stages (self, doc->stages);
   return TRUE;
 }
 
@@ -1125,7 +1135,7 @@ nix_exec_file_store_add (NixExecFileStore  *self,
   g_autoptr(StoreDocument) doc = NULL;
   g_autofree char *target = NULL;
   JsonArray *array;
-  guint position;
+  gint position;
   int lock_fd;
 
   g_return_val_if_fail (NIX_EXEC_IS_FILE_STORE (self), FALSE);
@@ -1152,7 +1162,7 @@ nix_exec_file_store_add (NixExecFileStore  *self,
   if (lock_fd < 0)
     return FALSE;
 
-  doc = store_document_load (target, error);
+  doc = store_document_load (target, self->index, error);
   if (doc == NULL)
     {
       unlock_store (lock_fd);
@@ -1160,7 +1170,8 @@ nix_exec_file_store_add (NixExecFileStore  *self,
     }
 
   array = store_document_get_array (doc);
-  if (find_stage (doc->stages, nix_exec_stage_get_id (stage), &position) != NULL)
+  position = find_position (doc->stages, nix_exec_stage_get_id (stage));
+  if (position >= 0)
     {
       update_stage_object (json_array_get_object_element (array, position), stage);
       g_object_unref (g_ptr_array_index (doc->stages, position));
@@ -1179,7 +1190,7 @@ nix_exec_file_store_add (NixExecFileStore  *self,
     }
   unlock_store (lock_fd);
 
-  set_stages (self, doc->stages, stage);
+  set_stages (self, doc->stages);
   return TRUE;
 }
 
@@ -1214,7 +1225,7 @@ nix_exec_file_store_remove (NixExecFileStore  *self,
 {
   g_autoptr(StoreDocument) doc = NULL;
   g_autofree char *target = NULL;
-  guint position;
+  gint position;
   int lock_fd;
 
   g_return_val_if_fail (NIX_EXEC_IS_FILE_STORE (self), FALSE);
@@ -1227,17 +1238,18 @@ nix_exec_file_store_remove (NixExecFileStore  *self,
   if (lock_fd < 0)
     return FALSE;
 
-  doc = store_document_load (target, error);
+  doc = store_document_load (target, self->index, error);
   if (doc == NULL)
     {
       unlock_store (lock_fd);
       return FALSE;
     }
 
-  if (find_stage (doc->stages, stage_id, &position) == NULL)
+  position = find_position (doc->stages, stage_id);
+  if (position < 0)
     {
       unlock_store (lock_fd);
-      set_stages (self, doc->stages, NULL);
+      set_stages (self, doc->stages);
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_NOT_FOUND,
                    "%s: no stage with id “%s”", self->path, stage_id);
       return FALSE;
@@ -1253,6 +1265,6 @@ nix_exec_file_store_remove (NixExecFileStore  *self,
     }
   unlock_store (lock_fd);
 
-  set_stages (self, doc->stages, NULL);
+  set_stages (self, doc->stages);
   return TRUE;
 }
