@@ -68,10 +68,22 @@
  *
  * Each [method@NixExec.FileStore.add] and [method@NixExec.FileStore.remove]
  * saves at once. A save never leaves a partly written file behind: the new
- * contents go to a temporary file beside the store, which is flushed to disk
- * and then renamed over the store, so a reader (or a crash) sees either the
- * old file or the new one (a crash in the middle of a save may leave the
- * temporary file, `store.json.XXXXXX`, behind; the store never reads it).
+ * contents are written to a file beside the store and flushed to disk, and
+ * that file is then renamed over the store, so a reader (or a crash) sees
+ * either the old file or the new one.
+ *
+ * That file has no name while it is written (`O_TMPFILE`), so a save that
+ * is killed meanwhile leaves nothing; it is given a temporary name,
+ * `store.json.nixexec-save-` and six letters or digits, only for the
+ * moment before the rename. Where the file system cannot make unnamed
+ * files, or `/proc` is not mounted, the file has that name from the start.
+ * A save killed while the name exists leaves that file behind (the store
+ * never reads it); the next add or remove, holding the writers' lock that
+ * every save holds while its temporary file exists, removes the regular
+ * files of that exact name pattern beside the store, and nothing else
+ * (not the `store.json.XXXXXX` files that saves of earlier versions could
+ * leave, a name other programs use too).
+ *
  * An existing file keeps its permissions; a new one is created readable
  * and writable by its owner only. If the store's path is a symbolic link,
  * the file it points to is replaced.
@@ -87,7 +99,9 @@
  *
  * Since every save reads the file first, the store's stages are those of
  * the file as last read: changes other writers made show up after the next
- * add, remove or reload.
+ * add, remove or reload. An add or a remove reads, checks and writes the
+ * whole file, in time linear in the number of stages: about what loading
+ * the store takes, plus writing it.
  *
  * ## Errors
  *
@@ -601,31 +615,68 @@ set_error_from_errno (GError     **error,
   return FALSE;
 }
 
-/* Replaces @path with @data so that readers and crashes see either the old
- * file or the new one: a temporary file in the same directory, flushed,
- * then renamed over @path, then the directory flushed for the rename. */
+/* Temporary files of a save are named after the store, with this and six
+ * letters or digits appended: `store.json.nixexec-save-a1B2c3`. */
+#define TEMP_INFIX       ".nixexec-save-"
+#define TEMP_SUFFIX_LEN  6
+
+static const char temp_alphabet[] =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
 static gboolean
-write_atomically (const char  *path,
-                  const char  *data,
-                  gsize        length,
-                  GError     **error)
+is_temp_name (const char *name,
+              const char *base)
 {
-  g_autofree char *tmp_path = g_strdup_printf ("%s.XXXXXX", path);
+  gsize base_len = strlen (base);
+  const char *suffix;
+
+  if (strncmp (name, base, base_len) != 0 ||
+      strncmp (name + base_len, TEMP_INFIX, strlen (TEMP_INFIX)) != 0)
+    return FALSE;
+  suffix = name + base_len + strlen (TEMP_INFIX);
+  if (strlen (suffix) != TEMP_SUFFIX_LEN)
+    return FALSE;
+  for (const char *p = suffix; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* Removes what interrupted saves of @path left: regular files named as
+ * its temporary files are, and nothing else. Called with the writers'
+ * lock held. Every save holds that lock from the moment its temporary
+ * file has a name until it is renamed or removed, so one that exists now
+ * belongs to a save that was killed (the kernel released its lock). Best
+ * effort: what cannot be removed is left. */
+static void
+remove_stale_temps (const char *path)
+{
   g_autofree char *dir = g_path_get_dirname (path);
-  struct stat st;
-  mode_t mode = 0600;
-  int fd;
-  int dir_fd;
+  g_autofree char *base = g_path_get_basename (path);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *child = NULL;
+      struct stat st;
+
+      if (!is_temp_name (name, base))
+        continue;
+      child = g_build_filename (dir, name, NULL);
+      if (lstat (child, &st) == 0 && S_ISREG (st.st_mode) && g_unlink (child) != 0)
+        g_debug ("Cannot remove the stale temporary file %s: %s", child, g_strerror (errno));
+    }
+}
+
+static gboolean
+write_all (int          fd,
+           const char  *data,
+           gsize        length)
+{
   gsize written = 0;
-
-  if (stat (path, &st) == 0)
-    mode = st.st_mode & 07777;
-  else if (errno != ENOENT)
-    return set_error_from_errno (error, errno, "read", path);
-
-  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return set_error_from_errno (error, errno, "create the temporary file", tmp_path);
 
   while (written < length)
     {
@@ -634,14 +685,112 @@ write_atomically (const char  *path,
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        goto fail;
+        return FALSE;
       written += n;
     }
+  return TRUE;
+}
 
-  /* The temporary file was created without the umask in mind; give it the
-   * mode the store had, exactly. */
-  if (fchmod (fd, mode) != 0 || fsync (fd) != 0)
-    goto fail;
+/* @data in a file of @mode, flushed to disk, in @fd. The file was created
+ * without the umask in mind; it gets the mode the store had, exactly. */
+static gboolean
+fill (int          fd,
+      const char  *data,
+      gsize        length,
+      mode_t       mode)
+{
+  return write_all (fd, data, length) && fchmod (fd, mode) == 0 && fsync (fd) == 0;
+}
+
+/* Gives the unnamed file @fd (opened with O_TMPFILE) a temporary name
+ * beside @path, which is returned; NULL with errno set when it cannot.
+ * linkat() cannot replace a file, hence a fresh name, renamed over @path
+ * afterwards. */
+static char *
+link_unnamed (int         fd,
+              const char *path)
+{
+  g_autofree char *proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+
+  for (guint attempt = 0; attempt < 100; attempt++)
+    {
+      g_autoptr(GString) name = g_string_new (path);
+      int ret;
+
+      g_string_append (name, TEMP_INFIX);
+      for (guint i = 0; i < TEMP_SUFFIX_LEN; i++)
+        g_string_append_c (name, temp_alphabet[g_random_int_range (0, sizeof temp_alphabet - 1)]);
+
+      ret = linkat (AT_FDCWD, proc_path, AT_FDCWD, name->str, AT_SYMLINK_FOLLOW);
+      /* Without /proc, a process with CAP_DAC_READ_SEARCH can still. */
+      if (ret != 0 && errno == ENOENT)
+        ret = linkat (fd, "", AT_FDCWD, name->str, AT_EMPTY_PATH);
+      if (ret == 0)
+        return g_string_free (g_steal_pointer (&name), FALSE);
+      if (errno != EEXIST)
+        return NULL;
+    }
+  errno = EEXIST;
+  return NULL;
+}
+
+/* Replaces @path with @data so that readers and crashes see either the old
+ * file or the new one, then flushes the directory for the rename. The new
+ * contents are written and flushed in an unnamed file (O_TMPFILE) in
+ * @path's directory, which a crash leaves nothing of, then linked to a
+ * temporary name and renamed over @path at once. Where the file system
+ * has no O_TMPFILE (or /proc is missing), the file is a named temporary
+ * file from the start. Either way a save that is killed can leave a
+ * temporary file behind; remove_stale_temps() removes it on a later
+ * save. */
+static gboolean
+write_atomically (const char  *path,
+                  const char  *data,
+                  gsize        length,
+                  GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *tmp_path = NULL;
+  struct stat st;
+  mode_t mode = 0600;
+  int fd = -1;
+  int dir_fd;
+
+  if (stat (path, &st) == 0)
+    mode = st.st_mode & 07777;
+  else if (errno != ENOENT)
+    return set_error_from_errno (error, errno, "read", path);
+
+#ifdef O_TMPFILE
+  fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    {
+      if (!fill (fd, data, length, mode))
+        goto fail;
+      tmp_path = link_unnamed (fd, path);
+      if (tmp_path == NULL)
+        {
+          /* Not for want of space: that was written already. */
+          close (fd);
+          fd = -1;
+        }
+    }
+#endif
+
+  if (tmp_path == NULL)
+    {
+      tmp_path = g_strconcat (path, TEMP_INFIX "XXXXXX", NULL);
+      fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          int saved_errno = errno;
+
+          return set_error_from_errno (error, saved_errno, "create the temporary file", tmp_path);
+        }
+      if (!fill (fd, data, length, mode))
+        goto fail;
+    }
+
   if (close (fd) != 0)
     {
       fd = -1;
@@ -668,7 +817,8 @@ fail:
 
     if (fd >= 0)
       close (fd);
-    g_unlink (tmp_path);
+    if (tmp_path != NULL)
+      g_unlink (tmp_path);
     return set_error_from_errno (error, saved_errno, "write", path);
   }
 }
@@ -749,6 +899,9 @@ store_document_save (StoreDocument  *doc,
       return FALSE;
     }
   length = strlen (out);
+
+  remove_stale_temps (target);
+
   if (doc->contents != NULL &&
       length == doc->length &&
       memcmp (out, doc->contents, length) == 0)

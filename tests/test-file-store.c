@@ -6,11 +6,13 @@
  * file store (real nix).
  *
  * Run as `test-file-store --writer PATH PREFIX COUNT`, the binary is one of
- * the concurrent writers of the process test instead.
+ * the concurrent writers of the process test instead; as
+ * `test-file-store --saver PATH`, a writer saving until it is killed.
  */
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -1305,6 +1307,234 @@ test_symlink_kept (Fixture       *fixture,
   assert_ids (G_LIST_MODEL (direct), ids);
 }
 
+/* A store of @n stages, in the layout the store writes, each with an
+ * unknown member. */
+static void
+write_large_store (const char *path,
+                   guint       n)
+{
+  g_autoptr(GString) text = g_string_new ("{\n  \"version\": 3,\n  \"stages\": [");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text,
+                            "%s\n"
+                            "    {\n"
+                            "      \"id\": \"stage-%06u\",\n"
+                            "      \"name\": \"stage %u\",\n"
+                            "      \"implementation_code\": \"def execute(x):\\n    return x + %u\\n\",\n"
+                            "      \"implementation_language\": \"python\",\n"
+                            "      \"signature\": {\n"
+                            "        \"input\": \"Number\",\n"
+                            "        \"output\": \"Number\",\n"
+                            "        \"effects\": {\n"
+                            "          \"effects\": [\n"
+                            "            {\n"
+                            "              \"effect\": \"Pure\"\n"
+                            "            }\n"
+                            "          ]\n"
+                            "        }\n"
+                            "      },\n"
+                            "      \"lifecycle\": \"Active\"\n"
+                            "    }",
+                            i == 0 ? "" : ",", i, i, i);
+  g_string_append (text, "\n  ]\n}");
+  write_bytes (path, text->str, text->len);
+}
+
+/* Interrupted saves */
+
+/* What an interrupted save may leave, and what only looks like it. */
+static void
+test_stale_temps_removed (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+  g_autofree char *extra = NULL;
+  g_autofree char *other_dir = NULL;
+  const char *stale[] = { "store.json.nixexec-save-AbC123", "store.json.nixexec-save-zzzzzz", NULL };
+  /* Not the store's temporary files: kept. */
+  const char *kept[] = {
+    "store.json.backup",               /* what g_file_set_contents() would use, or a user's */
+    "store.json.nixexec-save-AbC12",   /* too short */
+    "store.json.nixexec-save-AbC1234", /* too long */
+    "store.json.nixexec-save-AbC-12",  /* not a letter or digit */
+    "other.json.nixexec-save-AbC123",  /* another store's */
+    "xstore.json.nixexec-save-AbC123",
+    NULL
+  };
+  const char *after[] = {
+    "store.json", "store.json.lock", "store.json.backup", "store.json.nixexec-save-AbC12",
+    "store.json.nixexec-save-AbC1234", "store.json.nixexec-save-AbC-12",
+    "other.json.nixexec-save-AbC123", "xstore.json.nixexec-save-AbC123",
+    "store.json.nixexec-save-dir123", "store.json.nixexec-save-link12", NULL
+  };
+  const char *ids[] = { "s-double", "s-doc", "s-net", "a", NULL };
+
+  write_file (fixture->path, reference_store);
+  for (guint i = 0; stale[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, stale[i], NULL);
+
+      write_file (path, "{\"stages\": [{\"id\": \"half-writ");
+    }
+  for (guint i = 0; kept[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, kept[i], NULL);
+
+      write_file (path, kept[i]);
+    }
+  /* Matching names that are not regular files: kept too. */
+  other_dir = g_build_filename (fixture->dir, "store.json.nixexec-save-dir123", NULL);
+  g_assert_cmpint (g_mkdir (other_dir, 0700), ==, 0);
+  {
+    g_autofree char *link = g_build_filename (fixture->dir, "store.json.nixexec-save-link12", NULL);
+
+    g_assert_cmpint (symlink ("store.json.backup", link), ==, 0);
+  }
+
+  /* Loading does not take the lock, so it leaves them. */
+  store = open_store (fixture->path);
+  {
+    g_autofree char *path = g_build_filename (fixture->dir, stale[0], NULL);
+
+    g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  }
+
+  add_stage (store, stage);
+  extra = unexpected_files (fixture->dir, after);
+  g_assert_cmpstr (extra, ==, "");
+  for (guint i = 0; kept[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, kept[i], NULL);
+      g_autofree char *text = read_file (path);
+
+      g_assert_cmpstr (text, ==, kept[i]);
+    }
+  g_clear_object (&store);
+  store = open_store (fixture->path);
+  assert_ids (G_LIST_MODEL (store), ids);
+}
+
+#define N_KILLED_STAGES   1000
+/* The code of the stage the saver adds: big, so that its saves spend
+ * their time writing and flushing. */
+#define KILLED_CODE_SIZE  (8 * 1024 * 1024)
+#define N_KILLS           20
+
+/* Saves @path over and over (an add, then a remove) until killed, having
+ * written "ready" on stdout once the store loaded. */
+static int
+run_saver (int   argc,
+           char *argv[])
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autofree char *code = NULL;
+
+  if (argc != 3)
+    {
+      g_printerr ("usage: %s --saver PATH\n", argv[0]);
+      return 2;
+    }
+  store = open_store (argv[2]);
+  code = g_strnfill (KILLED_CODE_SIZE, 'x');
+  g_print ("ready\n");
+  fflush (stdout);
+
+  for (guint i = 0;; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("killed-%u", i);
+      g_autoptr(NixExecStage) stage = nix_exec_stage_new (id, code, "bash", NULL);
+
+      add_stage (store, stage);
+      remove_stage (store, id);
+    }
+  return 0;
+}
+
+/* How many files beside the store and its lock file @dir holds. */
+static guint
+count_extra_files (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (!g_str_equal (name, "store.json") && !g_str_equal (name, "store.json.lock"))
+      count++;
+  return count;
+}
+
+/* Writers SIGKILLed in the middle of saves, again and again: the store
+ * stays loadable with every stage, and after the next save nothing but
+ * the store and its lock file is left. Before, each kill that hit a save
+ * left its full-size temporary file, for good. */
+static void
+test_killed_saves (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("after", "x", "bash", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *extra = NULL;
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
+  guint left = 0;
+
+  g_assert_nonnull (self_exe);
+  write_large_store (fixture->path, N_KILLED_STAGES);
+
+  for (guint k = 0; k < N_KILLS; k++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSubprocess) saver = NULL;
+      g_autoptr(GDataInputStream) out = NULL;
+      g_autofree char *line = NULL;
+      guint before = count_extra_files (fixture->dir);
+      gint64 deadline;
+
+      saver = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                                self_exe, "--saver", fixture->path, NULL);
+      g_assert_no_error (error);
+      out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (saver));
+      line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, "ready");
+
+      /* Some saves in, and somewhere in one: as soon as a temporary file
+       * shows beside the store, or else at a random moment. */
+      deadline = g_get_monotonic_time () + g_test_rand_int_range (20, 150) * G_TIME_SPAN_MILLISECOND;
+      while (g_get_monotonic_time () < deadline && count_extra_files (fixture->dir) <= before)
+        g_usleep (200);
+      g_subprocess_force_exit (saver);
+      g_subprocess_wait (saver, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_get_if_signaled (saver));
+      g_assert_cmpint (g_subprocess_get_term_sig (saver), ==, SIGKILL);
+    }
+
+  left = count_extra_files (fixture->dir);
+  g_test_message ("%u kills left %u temporary files", N_KILLS, left);
+
+  /* Intact: every stage still there, and the members beside them. */
+  store = open_store (fixture->path);
+  for (guint i = 0; i < N_KILLED_STAGES; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("stage-%06u", i);
+      g_autoptr(NixExecStage) found = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), id);
+
+      g_assert_nonnull (found);
+    }
+
+  add_stage (store, stage);
+  extra = unexpected_files (fixture->dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
+  root = read_json (fixture->path);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (root), "version"), ==, 3);
+}
+
 /* Concurrent writers */
 
 #define N_WRITERS 4
@@ -1512,40 +1742,6 @@ test_waits_for_lock (Fixture       *fixture,
  * file, noise. */
 #define SLACK_US       (50 * G_TIME_SPAN_MILLISECOND)
 
-/* A store of @n stages, in the layout the store writes, each with an
- * unknown member. */
-static void
-write_large_store (const char *path,
-                   guint       n)
-{
-  g_autoptr(GString) text = g_string_new ("{\n  \"version\": 3,\n  \"stages\": [");
-
-  for (guint i = 0; i < n; i++)
-    g_string_append_printf (text,
-                            "%s\n"
-                            "    {\n"
-                            "      \"id\": \"stage-%06u\",\n"
-                            "      \"name\": \"stage %u\",\n"
-                            "      \"implementation_code\": \"def execute(x):\\n    return x + %u\\n\",\n"
-                            "      \"implementation_language\": \"python\",\n"
-                            "      \"signature\": {\n"
-                            "        \"input\": \"Number\",\n"
-                            "        \"output\": \"Number\",\n"
-                            "        \"effects\": {\n"
-                            "          \"effects\": [\n"
-                            "            {\n"
-                            "              \"effect\": \"Pure\"\n"
-                            "            }\n"
-                            "          ]\n"
-                            "        }\n"
-                            "      },\n"
-                            "      \"lifecycle\": \"Active\"\n"
-                            "    }",
-                            i == 0 ? "" : ",", i, i, i);
-  g_string_append (text, "\n  ]\n}");
-  write_bytes (path, text->str, text->len);
-}
-
 /* The best of N_ROUNDS of each, measured in turns so that the machine's
  * load is shared: a load (a new store on the file), an add of a new stage
  * and its remove on an open store. Before, add and remove matched each
@@ -1669,6 +1865,8 @@ main (int   argc,
 {
   if (argc > 1 && g_str_equal (argv[1], "--writer"))
     return run_writer (argc, argv);
+  if (argc > 1 && g_str_equal (argv[1], "--saver"))
+    return run_saver (argc, argv);
 
   /* Not G_TEST_OPTION_ISOLATE_DIRS: it points HOME at /dev/null, and nix,
    * a real child in the executor test, needs a home for its caches. The
@@ -1705,6 +1903,8 @@ main (int   argc,
   ADD_TEST ("other-writers", test_other_writers);
   ADD_TEST ("mode-kept", test_mode_kept);
   ADD_TEST ("symlink-kept", test_symlink_kept);
+  ADD_TEST ("stale-temps-removed", test_stale_temps_removed);
+  ADD_TEST ("killed-saves", test_killed_saves);
   ADD_TEST ("concurrent/threads", test_concurrent_threads);
   ADD_TEST ("concurrent/processes", test_concurrent_processes);
   ADD_TEST ("waits-for-lock", test_waits_for_lock);
