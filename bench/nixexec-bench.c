@@ -25,6 +25,10 @@
  * thread count sampled every 5 ms, its open fds before and after, and its
  * child processes left over.
  *
+ * The file store: on a store file of N stages (100,000 by default), the
+ * best of three of loading it, adding a stage and removing it, measured in
+ * turns; an add or a remove should cost no more than two loads.
+ *
  * Everything uses the public API of the library, as an application would.
  * The targets of issue #6 are marked PASS or FAIL; that is a measurement,
  * not a verdict: the exit status is non-zero only when something did not
@@ -42,6 +46,8 @@
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include <glib/gstdio.h>
 
 #include <nixexec-glib.h>
 
@@ -66,6 +72,13 @@
 #define TARGET_NIX_RUN_RATIO  2.0
 #define TARGET_WARM_RATIO     20.0
 #define TARGET_CONCURRENT_N   512
+/* Not issue #6: a file store's add and remove against its load. */
+#define TARGET_STORE_RATIO    2.0
+#define TARGET_STORE_SLACK_MS 50.0
+
+#define DEFAULT_STORE_STAGES  100000
+#define QUICK_STORE_STAGES    10000
+#define STORE_ROUNDS          3
 
 typedef struct
 {
@@ -155,6 +168,18 @@ typedef struct
   guint           children_left;
 } ConcurrencyResult;
 
+typedef struct
+{
+  guint    stages;        /* 0 when not measured */
+  guint64  file_bytes;
+  double   load_ms[STORE_ROUNDS];
+  double   add_ms[STORE_ROUNDS];
+  double   remove_ms[STORE_ROUNDS];
+  double   best_load_ms;
+  double   best_add_ms;
+  double   best_remove_ms;
+} StoreResult;
+
 typedef enum {
   TARGET_PASS,
   TARGET_FAIL,
@@ -192,6 +217,7 @@ typedef struct
   GPtrArray           *languages;         /* const Language * */
   GArray              *concurrency;       /* gint, each at least 1 */
   GArray              *max_concurrency;   /* gint: -1 for the default, else the value */
+  guint                store_stages;      /* 0: the file store is not measured */
 
   /* Setup. */
   char                *tmp_dir;
@@ -210,6 +236,7 @@ typedef struct
   GPtrArray           *sequential;        /* SequentialResult *, owned */
   GPtrArray           *concurrent;        /* ConcurrencyResult *, owned */
   GPtrArray           *targets;           /* Target *, owned */
+  StoreResult          store;
   guint                errors;
 } Bench;
 
@@ -1016,6 +1043,115 @@ measure_concurrency (Bench           *bench,
                  language->name, n, result->failed, result->first_error);
 }
 
+/* ------------------------------------------------------------ file store */
+
+static double
+min_of (const double *values,
+        guint         n)
+{
+  double best = values[0];
+
+  for (guint i = 1; i < n; i++)
+    best = MIN (best, values[i]);
+  return best;
+}
+
+/* A store file of @n stages, in the layout the store writes. */
+static gboolean
+write_store_file (const char  *path,
+                  guint        n,
+                  guint64     *out_bytes,
+                  GError     **error)
+{
+  g_autoptr(GString) text = g_string_new ("{\n  \"stages\": [");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text,
+                            "%s\n    {\n"
+                            "      \"id\": \"stage-%06u\",\n"
+                            "      \"name\": \"stage %u\",\n"
+                            "      \"implementation_code\": \"def execute(x):\\n    return x + %u\\n\",\n"
+                            "      \"implementation_language\": \"python\",\n"
+                            "      \"signature\": {\n"
+                            "        \"input\": \"Number\",\n"
+                            "        \"output\": \"Number\",\n"
+                            "        \"effects\": {\n"
+                            "          \"effects\": [\n"
+                            "            {\n"
+                            "              \"effect\": \"Pure\"\n"
+                            "            }\n"
+                            "          ]\n"
+                            "        }\n"
+                            "      },\n"
+                            "      \"lifecycle\": \"Active\"\n"
+                            "    }",
+                            i == 0 ? "" : ",", i, i, i);
+  g_string_append (text, "\n  ]\n}");
+  *out_bytes = text->len;
+  return g_file_set_contents (path, text->str, text->len, error);
+}
+
+/* Loading the store (a new NixExecFileStore on the file, dropped again),
+ * adding a new stage to an open store and removing it, in turns so that
+ * drift in the machine's load is shared between them. */
+static void
+measure_store (Bench *bench)
+{
+  StoreResult *result = &bench->store;
+  g_autofree char *path = g_build_filename (bench->tmp_dir, "store.json", NULL);
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(GError) error = NULL;
+
+  progress ("file store: %u stages, %d rounds", bench->store_stages, STORE_ROUNDS);
+  if (!write_store_file (path, bench->store_stages, &result->file_bytes, &error) ||
+      (store = nix_exec_file_store_new (path, &error)) == NULL)
+    {
+      bench_error (bench, "file store: %s", error->message);
+      return;
+    }
+
+  for (guint round = 0; round < STORE_ROUNDS; round++)
+    {
+      g_autofree char *id = g_strdup_printf ("bench-new-%u", round);
+      g_autoptr(NixExecStage) stage = nix_exec_stage_new (id, "x", "bash", NULL);
+      gint64 start;
+
+      start = g_get_monotonic_time ();
+      {
+        g_autoptr(NixExecFileStore) loaded = nix_exec_file_store_new (path, &error);
+
+        if (loaded == NULL)
+          {
+            bench_error (bench, "file store: load: %s", error->message);
+            return;
+          }
+      }
+      result->load_ms[round] = (g_get_monotonic_time () - start) / 1000.0;
+
+      start = g_get_monotonic_time ();
+      if (!nix_exec_file_store_add (store, stage, &error))
+        {
+          bench_error (bench, "file store: add: %s", error->message);
+          return;
+        }
+      result->add_ms[round] = (g_get_monotonic_time () - start) / 1000.0;
+
+      start = g_get_monotonic_time ();
+      if (!nix_exec_file_store_remove (store, id, &error))
+        {
+          bench_error (bench, "file store: remove: %s", error->message);
+          return;
+        }
+      result->remove_ms[round] = (g_get_monotonic_time () - start) / 1000.0;
+    }
+
+  result->stages = bench->store_stages;
+  result->best_load_ms = min_of (result->load_ms, STORE_ROUNDS);
+  result->best_add_ms = min_of (result->add_ms, STORE_ROUNDS);
+  result->best_remove_ms = min_of (result->remove_ms, STORE_ROUNDS);
+  g_unlink (path);
+}
+
 /* ---------------------------------------------------------------- targets */
 
 static Target *
@@ -1185,6 +1321,26 @@ evaluate_targets (Bench *bench)
     add_target (bench, "threads_flat", TARGET_NOT_MEASURED, target_description,
                 "%s", "needs two values of N");
 
+  target_description = "file store: an add and a remove cost at most 2x a load (+50 ms)";
+  if (bench->store.stages > 0)
+    {
+      StoreResult *store = &bench->store;
+      double limit = TARGET_STORE_RATIO * store->best_load_ms + TARGET_STORE_SLACK_MS;
+
+      add_target (bench, "store_add_remove_linear",
+                  store->best_add_ms <= limit && store->best_remove_ms <= limit
+                  ? TARGET_PASS : TARGET_FAIL, target_description,
+                  "%u stages: add %.2fx, remove %.2fx (%.1f and %.1f ms vs %.1f ms)",
+                  store->stages, ratio (store->best_add_ms, store->best_load_ms),
+                  ratio (store->best_remove_ms, store->best_load_ms),
+                  store->best_add_ms, store->best_remove_ms, store->best_load_ms);
+    }
+  else
+    {
+      add_target (bench, "store_add_remove_linear", TARGET_NOT_MEASURED, target_description,
+                  "%s", bench->store_stages == 0 ? "--store-stages 0" : "the store failed");
+    }
+
   target_description = "no leaked fds or child processes";
   if (bench->concurrent->len > 0)
     add_target (bench, "no_leaks",
@@ -1305,6 +1461,18 @@ print_report (Bench *bench)
                    result->calls_per_sec, result->completed, result->failed,
                    rss, threads, fds, result->children_left);
         }
+    }
+
+  if (bench->store.stages > 0)
+    {
+      StoreResult *store = &bench->store;
+
+      g_print ("\nFile store, %u stages, %.1f MiB (ms, best of %d, measured in turns)\n",
+               store->stages, store->file_bytes / 1048576.0, STORE_ROUNDS);
+      g_print ("load %.1f   add %.1f (%.2fx)   remove %.1f (%.2fx)\n",
+               store->best_load_ms,
+               store->best_add_ms, ratio (store->best_add_ms, store->best_load_ms),
+               store->best_remove_ms, ratio (store->best_remove_ms, store->best_load_ms));
     }
 
   g_print ("\nTargets (issue #6)\n");
@@ -1493,6 +1661,37 @@ build_json (Bench *bench)
       json_builder_end_object (builder);
     }
   json_builder_end_array (builder);
+
+  json_builder_set_member_name (builder, "store");
+  if (bench->store.stages > 0)
+    {
+      StoreResult *store = &bench->store;
+      const struct { const char *name; const double *values; } series[] = {
+        { "load_ms", store->load_ms }, { "add_ms", store->add_ms }, { "remove_ms", store->remove_ms },
+      };
+
+      json_builder_begin_object (builder);
+      add_int (builder, "stages", store->stages);
+      add_int (builder, "file_bytes", (gint64) store->file_bytes);
+      for (guint i = 0; i < G_N_ELEMENTS (series); i++)
+        {
+          json_builder_set_member_name (builder, series[i].name);
+          json_builder_begin_array (builder);
+          for (guint r = 0; r < STORE_ROUNDS; r++)
+            json_builder_add_double_value (builder, series[i].values[r]);
+          json_builder_end_array (builder);
+        }
+      add_double (builder, "best_load_ms", store->best_load_ms);
+      add_double (builder, "best_add_ms", store->best_add_ms);
+      add_double (builder, "best_remove_ms", store->best_remove_ms);
+      add_double (builder, "add_over_load", ratio (store->best_add_ms, store->best_load_ms));
+      add_double (builder, "remove_over_load", ratio (store->best_remove_ms, store->best_load_ms));
+      json_builder_end_object (builder);
+    }
+  else
+    {
+      json_builder_add_null_value (builder);
+    }
 
   json_builder_set_member_name (builder, "targets");
   json_builder_begin_array (builder);
@@ -1743,6 +1942,7 @@ main (int    argc,
   gboolean quick = FALSE;
   int calls = -1;
   int nix_run_calls = -1;
+  int store_stages = -1;
   const GOptionEntry entries[] = {
     { "calls", 0, 0, G_OPTION_ARG_INT, &calls,
       "Calls per mode and language (default 200; 10 with --quick)", "N" },
@@ -1767,6 +1967,8 @@ main (int    argc,
     { "max-concurrency", 0, 0, G_OPTION_ARG_STRING, &max_concurrency,
       "max-concurrency settings to run them under: numbers, 0 for no limit, or "
       "“default” (default " DEFAULT_MAX_CONC ")", "LIST" },
+    { "store-stages", 0, 0, G_OPTION_ARG_INT, &store_stages,
+      "Stages in the file store measured (default 100000; 10000 with --quick; 0: none)", "N" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &quick,
       "Few calls, for a smoke test; the numbers mean little", NULL },
     G_OPTION_ENTRY_NULL
@@ -1781,7 +1983,8 @@ main (int    argc,
     "Measures, side by side, the executor (one process per call), nix run per\n"
     "call, a direct exec of the same interpreter and script, and warm workers\n"
     "when the library has them; then concurrent calls, with the process's\n"
-    "peak RSS, threads, fds and children. Prints a table; --json writes it all.");
+    "peak RSS, threads, fds and children; and a file store's load, add and\n"
+    "remove. Prints a table; --json writes it all.");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
     {
@@ -1793,6 +1996,8 @@ main (int    argc,
   bench->calls = calls > 0 ? calls : quick ? QUICK_CALLS : DEFAULT_CALLS;
   bench->nix_run_calls = nix_run_calls > 0 ? nix_run_calls : bench->calls;
   bench->warmup_calls = quick ? QUICK_WARMUP_CALLS : WARMUP_CALLS;
+  bench->store_stages = store_stages >= 0 ? (guint) store_stages
+                                          : quick ? QUICK_STORE_STAGES : DEFAULT_STORE_STAGES;
   bench->flake = g_strdup (flake != NULL ? flake : NIXEXEC_BENCH_DEFAULT_FLAKE);
   bench->bundled_flake = g_str_equal (bench->flake, NIXEXEC_BENCH_DEFAULT_FLAKE);
   bench->offline = !no_offline && (offline || bench->bundled_flake);
@@ -1934,6 +2139,9 @@ main (int    argc,
             }
         }
     }
+
+  if (bench->store_stages > 0)
+    measure_store (bench);
 
   bench->load_after = read_load_average ();
   evaluate_targets (bench);

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,6 +14,7 @@
 
 #include "nixexec-error.h"
 #include "nixexec-file-store.h"
+#include "nixexec-json-private.h"
 #include "nixexec-stage-store.h"
 
 /**
@@ -68,10 +68,22 @@
  *
  * Each [method@NixExec.FileStore.add] and [method@NixExec.FileStore.remove]
  * saves at once. A save never leaves a partly written file behind: the new
- * contents go to a temporary file beside the store, which is flushed to disk
- * and then renamed over the store, so a reader (or a crash) sees either the
- * old file or the new one (a crash in the middle of a save may leave the
- * temporary file, `store.json.XXXXXX`, behind; the store never reads it).
+ * contents are written to a file beside the store and flushed to disk, and
+ * that file is then renamed over the store, so a reader (or a crash) sees
+ * either the old file or the new one.
+ *
+ * That file has no name while it is written (`O_TMPFILE`), so a save that
+ * is killed meanwhile leaves nothing; it is given a temporary name,
+ * `store.json.nixexec-save-` and six letters or digits, only for the
+ * moment before the rename. Where the file system cannot make unnamed
+ * files, or `/proc` is not mounted, the file has that name from the start.
+ * A save killed while the name exists leaves that file behind (the store
+ * never reads it); the next add or remove, holding the writers' lock that
+ * every save holds while its temporary file exists, removes the regular
+ * files of that exact name pattern beside the store, and nothing else
+ * (not the `store.json.XXXXXX` files that saves of earlier versions could
+ * leave, a name other programs use too).
+ *
  * An existing file keeps its permissions; a new one is created readable
  * and writable by its owner only. If the store's path is a symbolic link,
  * the file it points to is replaced.
@@ -87,24 +99,38 @@
  *
  * Since every save reads the file first, the store's stages are those of
  * the file as last read: changes other writers made show up after the next
- * add, remove or reload.
+ * add, remove or reload. An add or a remove reads, checks and writes the
+ * whole file, in time linear in the number of stages: about what loading
+ * the store takes, plus writing it.
  *
  * ## Errors
  *
- * A file that is not JSON, is truncated or empty, or does not follow the
- * layout fails to load with %NIX_EXEC_ERROR_INVALID_STORE, and a message
- * that names the file and says where, such as `/home/me/store.json:5:14:
- * the file ends in the middle of the JSON text; it was probably cut short`.
- * The file is never written in that case, and a store that loaded before
- * keeps its stages. A file that does not exist is an empty store; it is
- * created by the first add.
+ * The file is read by the library's strict JSON reader, and must be
+ * exactly one JSON text as RFC 8259 defines it, with white space around it
+ * and nothing else: no second document after the first, no byte order
+ * mark, comments, trailing commas, single quotes or hexadecimal numbers,
+ * and valid UTF-8. It is also refused, rather than changed on the next
+ * save, when it holds what could not be written back as it was read: an
+ * object with the same member name twice (such as two `stages`, or two
+ * `id` in one stage), arrays and objects nested more than 512 levels deep
+ * (the file's own object being the first), an integer outside the 64-bit
+ * range, a number beyond the range of a double, or a string holding
+ * U+0000 or a lone UTF-16 surrogate.
  *
- * Values are read as JSON-GLib reads them. What it cannot hold unchanged
- * is refused with %NIX_EXEC_ERROR_INVALID_STORE rather than changed on the
- * next save: an integer beyond the 64-bit range, a number beyond the range
- * of a double, and an escaped NUL (`\u0000`) in a string. A fractional
- * number is written back as the shortest text that reads as the same
- * double, so `0.1` stays `0.1`.
+ * Such a file, and one that is empty or does not follow the layout, fails
+ * to load with %NIX_EXEC_ERROR_INVALID_STORE, and a message that names the
+ * file and says what is wrong and where, such as `/home/me/store.json: The
+ * key “stages” appears twice in one object at line 3, column 3`. The file
+ * is never written in that case: adding and removing fail too, and leave
+ * it byte for byte as it was; a store that loaded before keeps its stages.
+ * A file that does not exist is an empty store; it is created by the first
+ * add.
+ *
+ * What the store writes is always valid JSON, which that reader and any
+ * other reads back. A fractional number is written back as the shortest
+ * text that reads as the same double, so `0.1` stays `0.1`; strings may be
+ * escaped differently than they were (`\u00e9` is written as `é`), with
+ * the same value.
  *
  * A store object, like any [iface@Gio.ListModel], belongs to the thread
  * that uses it; use one store per thread.
@@ -121,6 +147,9 @@ struct _NixExecFileStore
 
   /* Owned references to NixExecStage, in file order; ids are unique. */
   GPtrArray *stages;
+  /* The same stages by id: keys are the stages' own (construct-only) id
+   * strings, values borrowed from @stages. */
+  GHashTable *index;
 };
 
 static void nix_exec_file_store_list_model_init (GListModelInterface *iface);
@@ -270,11 +299,32 @@ read_effects (JsonObject  *object,
   return set;
 }
 
-static NixExecStage *
-stage_from_node (JsonNode  *node,
-                 guint      index,
-                 GError   **error)
+/* Whether @stage reads as these members do. Effects compare as sets, as
+ * update_stage_object() compares them. */
+static gboolean
+stage_matches (NixExecStage     *stage,
+               const char       *name,
+               const char       *code,
+               const char       *language,
+               NixExecEffectSet *effects)
 {
+  return g_strcmp0 (nix_exec_stage_get_name (stage), name) == 0 &&
+         g_str_equal (nix_exec_stage_get_code (stage), code != NULL ? code : "") &&
+         g_str_equal (nix_exec_stage_get_language (stage), language != NULL ? language : "") &&
+         nix_exec_effect_set_equal (nix_exec_stage_get_effects (stage), effects);
+}
+
+/* The stage @node describes. When @known (id → stage, or NULL) has one
+ * that reads the same, that very object is returned, so that a model's
+ * items stay the same objects where nothing changed, and a save does not
+ * build (and then drop) an object for every stage of the file. */
+static NixExecStage *
+stage_from_node (JsonNode    *node,
+                 guint        index,
+                 GHashTable  *known,
+                 GError     **error)
+{
+  NixExecStage *same;
   g_autoptr(NixExecEffectSet) effects = NULL;
   JsonObject *object;
   JsonNode *id_node;
@@ -316,6 +366,10 @@ stage_from_node (JsonNode  *node,
   if (effects == NULL)
     return NULL;
 
+  same = known != NULL ? g_hash_table_lookup (known, id) : NULL;
+  if (same != NULL && stage_matches (same, name, code, language, effects))
+    return g_object_ref (same);
+
   return g_object_new (NIX_EXEC_TYPE_STAGE,
                        "id", id,
                        "code", code != NULL ? code : "",
@@ -325,136 +379,14 @@ stage_from_node (JsonNode  *node,
                        NULL);
 }
 
-/* JSON-GLib wraps integers beyond 64 bits around without a word, turns a
- * double beyond range into infinity, which cannot be written back, and cuts
- * a string short at an escaped NUL. Find these in text that already parsed,
- * so that the file is refused rather than changed on the next save. */
-static gboolean
-check_representable (const char  *text,
-                     gsize        length,
-                     GError     **error)
-{
-  guint line = 1;
-  const char *line_start = text;
-  const char *p = text;
-  const char *end = text + length;
-
-  while (p < end)
-    {
-      if (*p == '\n')
-        {
-          line++;
-          line_start = ++p;
-        }
-      else if (*p == '"')
-        {
-          const char *start = p;
-
-          /* Strings cannot hold a raw newline, so lines stay right. */
-          for (p++; p < end && *p != '"'; p++)
-            {
-              if (*p != '\\')
-                continue;
-              if (end - p >= 6 && strncmp (p, "\\u0000", 6) == 0)
-                {
-                  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                               "%u:%u: a string holds a NUL character (\\u0000), which "
-                               "the store cannot keep", line, (guint) (start - line_start) + 1);
-                  return FALSE;
-                }
-              p++;
-            }
-          p++;
-        }
-      else if (*p == '-' || g_ascii_isdigit (*p))
-        {
-          const char *start = p;
-          g_autofree char *token = NULL;
-          gboolean integer = TRUE;
-
-          while (p < end && (g_ascii_isdigit (*p) || strchr ("+-.eE", *p) != NULL))
-            {
-              if (!g_ascii_isdigit (*p) && *p != '-')
-                integer = FALSE;
-              p++;
-            }
-          token = g_strndup (start, p - start);
-
-          if (integer)
-            {
-              errno = 0;
-              (void) g_ascii_strtoll (token, NULL, 10);
-              if (errno == ERANGE)
-                {
-                  g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                               "%u:%u: the integer %s does not fit in 64 bits",
-                               line, (guint) (start - line_start) + 1, token);
-                  return FALSE;
-                }
-            }
-          else if (!isfinite (g_ascii_strtod (token, NULL)))
-            {
-              g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                           "%u:%u: the number %s is out of range",
-                           line, (guint) (start - line_start) + 1, token);
-              return FALSE;
-            }
-        }
-      else
-        p++;
-    }
-  return TRUE;
-}
-
-/* Whether @text stops inside a string or with an object or array still
- * open, as a file cut short by a crash or a full disk does; JSON-GLib's
- * own message for it points somewhere before the end and names a
- * character that is not the problem. Sets the line and column of the end. */
-static gboolean
-ends_early (const char *text,
-            gsize       length,
-            guint      *out_line,
-            guint      *out_column)
-{
-  const char *end = text + length;
-  const char *line_start = text;
-  guint line = 1;
-  gint64 depth = 0;
-  gboolean in_string = FALSE;
-
-  for (const char *p = text; p < end; p++)
-    {
-      if (*p == '\n')
-        {
-          line++;
-          line_start = p + 1;
-        }
-      else if (in_string)
-        {
-          if (*p == '\\')
-            p++;
-          else if (*p == '"')
-            in_string = FALSE;
-        }
-      else if (*p == '"')
-        in_string = TRUE;
-      else if (*p == '{' || *p == '[')
-        depth++;
-      else if (*p == '}' || *p == ']')
-        depth--;
-    }
-
-  *out_line = line;
-  *out_column = (guint) (end - line_start) + 1;
-  return in_string || depth > 0;
-}
-
-/* Parses @contents, which may be NULL for a file that does not exist. On
- * error, the message has no file name yet. */
+/* Parses @contents, which may be NULL for a file that does not exist,
+ * reusing the stages of @known (see stage_from_node()). On error, the
+ * message has no file name yet. */
 static StoreDocument *
-store_document_parse (char    *contents,
-                      gsize    length,
-                      GError **error)
+store_document_parse (char        *contents,
+                      gsize        length,
+                      GHashTable  *known,
+                      GError     **error)
 {
   g_autoptr(StoreDocument) doc = g_new0 (StoreDocument, 1);
   g_autoptr(GHashTable) ids = NULL;
@@ -476,52 +408,40 @@ store_document_parse (char    *contents,
       return g_steal_pointer (&doc);
     }
 
+  /* The strict reader: one RFC 8259 text and nothing after it, no key
+   * twice in an object, bounded depth, and only values that are written
+   * back as they were read. JSON-GLib's parser would take a second
+   * document or a second "stages" and drop them on the next save. */
   {
-    g_autoptr(JsonParser) parser = json_parser_new ();
     g_autoptr(GError) local_error = NULL;
-    JsonNode *root;
+    gsize i;
 
-    if (!json_parser_load_from_data (parser, contents, length, &local_error))
-      {
-        const char *message = local_error->message;
-        guint line;
-        guint column;
-
-        if (ends_early (contents, length, &line, &column))
-          {
-            g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                         "%u:%u: the file ends in the middle of the JSON text; it was "
-                         "probably cut short", line, column);
-            return NULL;
-          }
-
-        /* "<data>:3:14: Parse error: …"; the caller puts the file name in
-         * place of "<data>". */
-        if (g_str_has_prefix (message, "<data>:"))
-          message += strlen ("<data>:");
-        g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE, message);
-        return NULL;
-      }
-
-    root = json_parser_get_root (parser);
-    if (root == NULL)
+    /* Only what RFC 8259 counts as white space. */
+    for (i = 0; i < length; i++)
+      if (contents[i] != ' ' && contents[i] != '\t' && contents[i] != '\n' && contents[i] != '\r')
+        break;
+    if (i == length)
       {
         g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
                              "the file is empty");
         return NULL;
       }
-    if (!JSON_NODE_HOLDS_OBJECT (root))
+
+    doc->root = nix_exec_json_read (contents, length, &local_error);
+    if (doc->root == NULL)
+      {
+        g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
+                             local_error->message);
+        return NULL;
+      }
+    if (!JSON_NODE_HOLDS_OBJECT (doc->root))
       {
         g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
                      "the file holds %s, expected an object with a “stages” array",
-                     describe_node (root));
+                     describe_node (doc->root));
         return NULL;
       }
-    doc->root = json_node_ref (root);
   }
-
-  if (!check_representable (contents, length, error))
-    return NULL;
 
   root_object = json_node_get_object (doc->root);
   stages_node = json_object_get_member (root_object, "stages");
@@ -543,7 +463,7 @@ store_document_parse (char    *contents,
   ids = g_hash_table_new (g_str_hash, g_str_equal);
   for (guint i = 0; i < n_stages; i++)
     {
-      NixExecStage *stage = stage_from_node (json_array_get_element (array, i), i, error);
+      NixExecStage *stage = stage_from_node (json_array_get_element (array, i), i, known, error);
       gpointer first;
 
       if (stage == NULL)
@@ -566,6 +486,7 @@ store_document_parse (char    *contents,
 /* Reads and parses the file at @path; a missing file is an empty store. */
 static StoreDocument *
 store_document_load (const char  *path,
+                     GHashTable  *known,
                      GError     **error)
 {
   g_autoptr(GError) local_error = NULL;
@@ -584,14 +505,11 @@ store_document_load (const char  *path,
       length = 0;
     }
 
-  doc = store_document_parse (contents, length, &local_error);
+  doc = store_document_parse (contents, length, known, &local_error);
   if (doc == NULL)
     {
-      const char *message = local_error->message;
-
-      /* "path:3:14: …" for positions, "path: …" for the rest. */
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
-                   "%s:%s%s", path, g_ascii_isdigit (*message) ? "" : " ", message);
+                   "%s: %s", path, local_error->message);
       return NULL;
     }
   return doc;
@@ -684,161 +602,6 @@ new_stage_object (NixExecStage *stage)
   return object;
 }
 
-static void
-append_indent (GString *out,
-               guint    depth)
-{
-  for (guint i = 0; i < depth; i++)
-    g_string_append (out, "  ");
-}
-
-static void
-append_string (GString    *out,
-               const char *s)
-{
-  g_string_append_c (out, '"');
-  for (const char *p = s; *p != '\0'; p++)
-    {
-      guchar c = *p;
-
-      switch (c)
-        {
-        case '"':
-          g_string_append (out, "\\\"");
-          break;
-        case '\\':
-          g_string_append (out, "\\\\");
-          break;
-        case '\b':
-          g_string_append (out, "\\b");
-          break;
-        case '\f':
-          g_string_append (out, "\\f");
-          break;
-        case '\n':
-          g_string_append (out, "\\n");
-          break;
-        case '\r':
-          g_string_append (out, "\\r");
-          break;
-        case '\t':
-          g_string_append (out, "\\t");
-          break;
-        default:
-          if (c < 0x20)
-            g_string_append_printf (out, "\\u%04x", c);
-          else
-            g_string_append_c (out, c);
-        }
-    }
-  g_string_append_c (out, '"');
-}
-
-static void
-append_double (GString *out,
-               double   value)
-{
-  static const char * const formats[] = { "%.15g", "%.16g", "%.17g" };
-  char buffer[G_ASCII_DTOSTR_BUF_SIZE];
-
-  /* The shortest text that reads back as the same double, so 0.1 stays
-   * 0.1; JSON-GLib's own generator would write 0.10000000000000001. */
-  for (guint i = 0; i < G_N_ELEMENTS (formats); i++)
-    {
-      g_ascii_formatd (buffer, sizeof buffer, formats[i], value);
-      if (g_ascii_strtod (buffer, NULL) == value)
-        break;
-    }
-  g_string_append (out, buffer);
-  /* Still a fraction when read back, not an integer. */
-  if (strpbrk (buffer, ".e") == NULL)
-    g_string_append (out, ".0");
-}
-
-/* The layout of serde_json's pretty printer, which the reference uses:
- * two-space indent, "key": value, [] and {} when empty. */
-static void
-append_node (GString  *out,
-             JsonNode *node,
-             guint     depth)
-{
-  switch (json_node_get_node_type (node))
-    {
-    case JSON_NODE_OBJECT:
-      {
-        JsonObject *object = json_node_get_object (node);
-        g_autoptr(GList) members = json_object_get_members (object);
-
-        if (members == NULL)
-          {
-            g_string_append (out, "{}");
-            break;
-          }
-        g_string_append (out, "{\n");
-        for (const GList *l = members; l != NULL; l = l->next)
-          {
-            append_indent (out, depth + 1);
-            append_string (out, l->data);
-            g_string_append (out, ": ");
-            append_node (out, json_object_get_member (object, l->data), depth + 1);
-            g_string_append (out, l->next != NULL ? ",\n" : "\n");
-          }
-        append_indent (out, depth);
-        g_string_append_c (out, '}');
-      }
-      break;
-
-    case JSON_NODE_ARRAY:
-      {
-        JsonArray *array = json_node_get_array (node);
-        guint n = json_array_get_length (array);
-
-        if (n == 0)
-          {
-            g_string_append (out, "[]");
-            break;
-          }
-        g_string_append (out, "[\n");
-        for (guint i = 0; i < n; i++)
-          {
-            append_indent (out, depth + 1);
-            append_node (out, json_array_get_element (array, i), depth + 1);
-            g_string_append (out, i + 1 < n ? ",\n" : "\n");
-          }
-        append_indent (out, depth);
-        g_string_append_c (out, ']');
-      }
-      break;
-
-    case JSON_NODE_NULL:
-      g_string_append (out, "null");
-      break;
-
-    case JSON_NODE_VALUE:
-      switch (json_node_get_value_type (node))
-        {
-        case G_TYPE_INT64:
-          g_string_append_printf (out, "%" G_GINT64_FORMAT, json_node_get_int (node));
-          break;
-        case G_TYPE_DOUBLE:
-          append_double (out, json_node_get_double (node));
-          break;
-        case G_TYPE_BOOLEAN:
-          g_string_append (out, json_node_get_boolean (node) ? "true" : "false");
-          break;
-        case G_TYPE_STRING:
-          append_string (out, json_node_get_string (node));
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-      break;
-
-    default:
-      g_assert_not_reached ();
-    }
-}
-
 static gboolean
 set_error_from_errno (GError     **error,
                       int          saved_errno,
@@ -852,31 +615,68 @@ set_error_from_errno (GError     **error,
   return FALSE;
 }
 
-/* Replaces @path with @data so that readers and crashes see either the old
- * file or the new one: a temporary file in the same directory, flushed,
- * then renamed over @path, then the directory flushed for the rename. */
+/* Temporary files of a save are named after the store, with this and six
+ * letters or digits appended: `store.json.nixexec-save-a1B2c3`. */
+#define TEMP_INFIX       ".nixexec-save-"
+#define TEMP_SUFFIX_LEN  6
+
+static const char temp_alphabet[] =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
 static gboolean
-write_atomically (const char  *path,
-                  const char  *data,
-                  gsize        length,
-                  GError     **error)
+is_temp_name (const char *name,
+              const char *base)
 {
-  g_autofree char *tmp_path = g_strdup_printf ("%s.XXXXXX", path);
+  gsize base_len = strlen (base);
+  const char *suffix;
+
+  if (strncmp (name, base, base_len) != 0 ||
+      strncmp (name + base_len, TEMP_INFIX, strlen (TEMP_INFIX)) != 0)
+    return FALSE;
+  suffix = name + base_len + strlen (TEMP_INFIX);
+  if (strlen (suffix) != TEMP_SUFFIX_LEN)
+    return FALSE;
+  for (const char *p = suffix; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p))
+      return FALSE;
+  return TRUE;
+}
+
+/* Removes what interrupted saves of @path left: regular files named as
+ * its temporary files are, and nothing else. Called with the writers'
+ * lock held. Every save holds that lock from the moment its temporary
+ * file has a name until it is renamed or removed, so one that exists now
+ * belongs to a save that was killed (the kernel released its lock). Best
+ * effort: what cannot be removed is left. */
+static void
+remove_stale_temps (const char *path)
+{
   g_autofree char *dir = g_path_get_dirname (path);
-  struct stat st;
-  mode_t mode = 0600;
-  int fd;
-  int dir_fd;
+  g_autofree char *base = g_path_get_basename (path);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (d == NULL)
+    return;
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *child = NULL;
+      struct stat st;
+
+      if (!is_temp_name (name, base))
+        continue;
+      child = g_build_filename (dir, name, NULL);
+      if (lstat (child, &st) == 0 && S_ISREG (st.st_mode) && g_unlink (child) != 0)
+        g_debug ("Cannot remove the stale temporary file %s: %s", child, g_strerror (errno));
+    }
+}
+
+static gboolean
+write_all (int          fd,
+           const char  *data,
+           gsize        length)
+{
   gsize written = 0;
-
-  if (stat (path, &st) == 0)
-    mode = st.st_mode & 07777;
-  else if (errno != ENOENT)
-    return set_error_from_errno (error, errno, "read", path);
-
-  fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return set_error_from_errno (error, errno, "create the temporary file", tmp_path);
 
   while (written < length)
     {
@@ -885,14 +685,112 @@ write_atomically (const char  *path,
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
-        goto fail;
+        return FALSE;
       written += n;
     }
+  return TRUE;
+}
 
-  /* The temporary file was created without the umask in mind; give it the
-   * mode the store had, exactly. */
-  if (fchmod (fd, mode) != 0 || fsync (fd) != 0)
-    goto fail;
+/* @data in a file of @mode, flushed to disk, in @fd. The file was created
+ * without the umask in mind; it gets the mode the store had, exactly. */
+static gboolean
+fill (int          fd,
+      const char  *data,
+      gsize        length,
+      mode_t       mode)
+{
+  return write_all (fd, data, length) && fchmod (fd, mode) == 0 && fsync (fd) == 0;
+}
+
+/* Gives the unnamed file @fd (opened with O_TMPFILE) a temporary name
+ * beside @path, which is returned; NULL with errno set when it cannot.
+ * linkat() cannot replace a file, hence a fresh name, renamed over @path
+ * afterwards. */
+static char *
+link_unnamed (int         fd,
+              const char *path)
+{
+  g_autofree char *proc_path = g_strdup_printf ("/proc/self/fd/%d", fd);
+
+  for (guint attempt = 0; attempt < 100; attempt++)
+    {
+      g_autoptr(GString) name = g_string_new (path);
+      int ret;
+
+      g_string_append (name, TEMP_INFIX);
+      for (guint i = 0; i < TEMP_SUFFIX_LEN; i++)
+        g_string_append_c (name, temp_alphabet[g_random_int_range (0, sizeof temp_alphabet - 1)]);
+
+      ret = linkat (AT_FDCWD, proc_path, AT_FDCWD, name->str, AT_SYMLINK_FOLLOW);
+      /* Without /proc, a process with CAP_DAC_READ_SEARCH can still. */
+      if (ret != 0 && errno == ENOENT)
+        ret = linkat (fd, "", AT_FDCWD, name->str, AT_EMPTY_PATH);
+      if (ret == 0)
+        return g_string_free (g_steal_pointer (&name), FALSE);
+      if (errno != EEXIST)
+        return NULL;
+    }
+  errno = EEXIST;
+  return NULL;
+}
+
+/* Replaces @path with @data so that readers and crashes see either the old
+ * file or the new one, then flushes the directory for the rename. The new
+ * contents are written and flushed in an unnamed file (O_TMPFILE) in
+ * @path's directory, which a crash leaves nothing of, then linked to a
+ * temporary name and renamed over @path at once. Where the file system
+ * has no O_TMPFILE (or /proc is missing), the file is a named temporary
+ * file from the start. Either way a save that is killed can leave a
+ * temporary file behind; remove_stale_temps() removes it on a later
+ * save. */
+static gboolean
+write_atomically (const char  *path,
+                  const char  *data,
+                  gsize        length,
+                  GError     **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *tmp_path = NULL;
+  struct stat st;
+  mode_t mode = 0600;
+  int fd = -1;
+  int dir_fd;
+
+  if (stat (path, &st) == 0)
+    mode = st.st_mode & 07777;
+  else if (errno != ENOENT)
+    return set_error_from_errno (error, errno, "read", path);
+
+#ifdef O_TMPFILE
+  fd = open (dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd >= 0)
+    {
+      if (!fill (fd, data, length, mode))
+        goto fail;
+      tmp_path = link_unnamed (fd, path);
+      if (tmp_path == NULL)
+        {
+          /* Not for want of space: that was written already. */
+          close (fd);
+          fd = -1;
+        }
+    }
+#endif
+
+  if (tmp_path == NULL)
+    {
+      tmp_path = g_strconcat (path, TEMP_INFIX "XXXXXX", NULL);
+      fd = g_mkstemp_full (tmp_path, O_RDWR | O_CLOEXEC, 0600);
+      if (fd < 0)
+        {
+          int saved_errno = errno;
+
+          return set_error_from_errno (error, saved_errno, "create the temporary file", tmp_path);
+        }
+      if (!fill (fd, data, length, mode))
+        goto fail;
+    }
+
   if (close (fd) != 0)
     {
       fd = -1;
@@ -919,7 +817,8 @@ fail:
 
     if (fd >= 0)
       close (fd);
-    g_unlink (tmp_path);
+    if (tmp_path != NULL)
+      g_unlink (tmp_path);
     return set_error_from_errno (error, saved_errno, "write", path);
   }
 }
@@ -979,94 +878,86 @@ unlock_store (int fd)
 }
 
 /* Serialises @doc and writes it to @target, unless that would not change
- * the file. */
+ * the file. The writer's pretty layout is serde_json's, which the
+ * reference uses: two-space indent, "key": value, [] and {} when empty. */
 static gboolean
 store_document_save (StoreDocument  *doc,
                      const char     *target,
                      GError        **error)
 {
-  g_autoptr(GString) out = g_string_new (NULL);
+  g_autoptr(GError) local_error = NULL;
+  g_autofree char *out = NULL;
+  gsize length;
 
-  append_node (out, doc->root, 0);
+  out = nix_exec_json_write (doc->root, TRUE, &local_error);
+  if (out == NULL)
+    {
+      /* Everything read passed the reader, and what add puts in is valid
+       * UTF-8, so this is not expected; refuse rather than write. */
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_STORE,
+                   "%s: cannot be written back: %s", target, local_error->message);
+      return FALSE;
+    }
+  length = strlen (out);
+
+  remove_stale_temps (target);
+
   if (doc->contents != NULL &&
-      out->len == doc->length &&
-      memcmp (out->str, doc->contents, out->len) == 0)
+      length == doc->length &&
+      memcmp (out, doc->contents, length) == 0)
     return TRUE;
 
-  return write_atomically (target, out->str, out->len, error);
+  return write_atomically (target, out, length, error);
 }
 
 /* The model */
 
-static gboolean
-stage_same (NixExecStage *a,
-            NixExecStage *b)
+/* Where the stage @stage_id is in @stages, or -1; one pass, for the one
+ * stage an add or a remove is about. */
+static gint
+find_position (GPtrArray  *stages,
+               const char *stage_id)
 {
-  g_autofree char *a_effects = NULL;
-  g_autofree char *b_effects = NULL;
-
-  if (g_strcmp0 (nix_exec_stage_get_id (a), nix_exec_stage_get_id (b)) != 0 ||
-      g_strcmp0 (nix_exec_stage_get_name (a), nix_exec_stage_get_name (b)) != 0 ||
-      g_strcmp0 (nix_exec_stage_get_code (a), nix_exec_stage_get_code (b)) != 0 ||
-      g_strcmp0 (nix_exec_stage_get_language (a), nix_exec_stage_get_language (b)) != 0)
-    return FALSE;
-
-  a_effects = nix_exec_effect_set_to_string (nix_exec_stage_get_effects (a));
-  b_effects = nix_exec_effect_set_to_string (nix_exec_stage_get_effects (b));
-  return g_str_equal (a_effects, b_effects);
+  for (guint i = 0; i < stages->len; i++)
+    {
+      if (g_str_equal (nix_exec_stage_get_id (g_ptr_array_index (stages, i)), stage_id))
+        return (gint) i;
+    }
+  return -1;
 }
 
-static NixExecStage *
-find_stage (GPtrArray  *stages,
-            const char *stage_id,
-            guint      *out_position)
+static GHashTable *
+index_stages (GPtrArray *stages)
 {
+  GHashTable *index = g_hash_table_new (g_str_hash, g_str_equal);
+
   for (guint i = 0; i < stages->len; i++)
     {
       NixExecStage *stage = g_ptr_array_index (stages, i);
 
-      if (g_str_equal (nix_exec_stage_get_id (stage), stage_id))
-        {
-          if (out_position != NULL)
-            *out_position = i;
-          return stage;
-        }
+      g_hash_table_insert (index, (gpointer) nix_exec_stage_get_id (stage), stage);
     }
-  return NULL;
+  return index;
 }
 
-/* Makes @stages the store's list and tells observers what changed. Stages
- * read anew that equal the ones the store holds are replaced by those, so
- * that items stay the same objects where nothing changed; @keep, the stage
- * just added, is left as it is. */
+/* Makes @stages the store's list and tells observers what changed. The
+ * stages that did not change are the objects the store held before
+ * (store_document_parse() reused them), so comparing pointers finds what
+ * did. */
 static void
 set_stages (NixExecFileStore *self,
-            GPtrArray        *stages,
-            NixExecStage     *keep)
+            GPtrArray        *stages)
 {
   g_autoptr(GPtrArray) old = self->stages;
+  g_autoptr(GHashTable) old_index = self->index;
   guint old_n = old->len;
   guint new_n = stages->len;
   guint shortest = MIN (old_n, new_n);
   guint prefix = 0;
   guint suffix = 0;
 
-  for (guint i = 0; i < stages->len; i++)
-    {
-      NixExecStage *stage = g_ptr_array_index (stages, i);
-      NixExecStage *known;
-
-      if (stage == keep)
-        continue;
-      known = find_stage (old, nix_exec_stage_get_id (stage), NULL);
-      if (known != NULL && known != stage && stage_same (known, stage))
-        {
-          g_ptr_array_index (stages, i) = g_object_ref (known);
-          g_object_unref (stage);
-        }
-    }
-
   self->stages = g_ptr_array_ref (stages);
+  self->index = index_stages (self->stages);
 
   while (prefix < shortest &&
          g_ptr_array_index (old, prefix) == g_ptr_array_index (stages, prefix))
@@ -1131,7 +1022,7 @@ nix_exec_file_store_lookup (NixExecStageStore *store,
                             const char        *stage_id)
 {
   NixExecFileStore *self = NIX_EXEC_FILE_STORE (store);
-  NixExecStage *stage = find_stage (self->stages, stage_id, NULL);
+  NixExecStage *stage = g_hash_table_lookup (self->index, stage_id);
 
   return stage != NULL ? g_object_ref (stage) : NULL;
 }
@@ -1176,6 +1067,7 @@ nix_exec_file_store_finalize (GObject *object)
 
   /* Stages hold nothing that leads back here, so there is no cycle for a
    * dispose to break; they are dropped with the array. */
+  g_clear_pointer (&self->index, g_hash_table_unref);
   g_clear_pointer (&self->stages, g_ptr_array_unref);
   g_clear_pointer (&self->path, g_free);
 
@@ -1272,6 +1164,7 @@ static void
 nix_exec_file_store_init (NixExecFileStore *self)
 {
   self->stages = g_ptr_array_new_with_free_func (g_object_unref);
+  self->index = g_hash_table_new (g_str_hash, g_str_equal);
 }
 
 /**
@@ -1347,11 +1240,11 @@ nix_exec_file_store_reload (NixExecFileStore  *self,
   g_return_val_if_fail (self->path != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  doc = store_document_load (self->path, error);
+  doc = store_document_load (self->path, self->index, error);
   if (doc == NULL)
     return FALSE;
 
-  set_stages (self, doc->stages, NULL);
+  set_stages (self, doc->stages);
   return TRUE;
 }
 
@@ -1395,7 +1288,7 @@ nix_exec_file_store_add (NixExecFileStore  *self,
   g_autoptr(StoreDocument) doc = NULL;
   g_autofree char *target = NULL;
   JsonArray *array;
-  guint position;
+  gint position;
   int lock_fd;
 
   g_return_val_if_fail (NIX_EXEC_IS_FILE_STORE (self), FALSE);
@@ -1422,7 +1315,7 @@ nix_exec_file_store_add (NixExecFileStore  *self,
   if (lock_fd < 0)
     return FALSE;
 
-  doc = store_document_load (target, error);
+  doc = store_document_load (target, self->index, error);
   if (doc == NULL)
     {
       unlock_store (lock_fd);
@@ -1430,7 +1323,8 @@ nix_exec_file_store_add (NixExecFileStore  *self,
     }
 
   array = store_document_get_array (doc);
-  if (find_stage (doc->stages, nix_exec_stage_get_id (stage), &position) != NULL)
+  position = find_position (doc->stages, nix_exec_stage_get_id (stage));
+  if (position >= 0)
     {
       update_stage_object (json_array_get_object_element (array, position), stage);
       g_object_unref (g_ptr_array_index (doc->stages, position));
@@ -1449,7 +1343,7 @@ nix_exec_file_store_add (NixExecFileStore  *self,
     }
   unlock_store (lock_fd);
 
-  set_stages (self, doc->stages, stage);
+  set_stages (self, doc->stages);
   return TRUE;
 }
 
@@ -1484,7 +1378,7 @@ nix_exec_file_store_remove (NixExecFileStore  *self,
 {
   g_autoptr(StoreDocument) doc = NULL;
   g_autofree char *target = NULL;
-  guint position;
+  gint position;
   int lock_fd;
 
   g_return_val_if_fail (NIX_EXEC_IS_FILE_STORE (self), FALSE);
@@ -1497,17 +1391,18 @@ nix_exec_file_store_remove (NixExecFileStore  *self,
   if (lock_fd < 0)
     return FALSE;
 
-  doc = store_document_load (target, error);
+  doc = store_document_load (target, self->index, error);
   if (doc == NULL)
     {
       unlock_store (lock_fd);
       return FALSE;
     }
 
-  if (find_stage (doc->stages, stage_id, &position) == NULL)
+  position = find_position (doc->stages, stage_id);
+  if (position < 0)
     {
       unlock_store (lock_fd);
-      set_stages (self, doc->stages, NULL);
+      set_stages (self, doc->stages);
       g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_STAGE_NOT_FOUND,
                    "%s: no stage with id “%s”", self->path, stage_id);
       return FALSE;
@@ -1523,6 +1418,6 @@ nix_exec_file_store_remove (NixExecFileStore  *self,
     }
   unlock_store (lock_fd);
 
-  set_stages (self, doc->stages, NULL);
+  set_stages (self, doc->stages);
   return TRUE;
 }

@@ -6,10 +6,13 @@
  * file store (real nix).
  *
  * Run as `test-file-store --writer PATH PREFIX COUNT`, the binary is one of
- * the concurrent writers of the process test instead.
+ * the concurrent writers of the process test instead; as
+ * `test-file-store --saver PATH`, a writer saving until it is killed.
  */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -17,6 +20,7 @@
 
 #include <glib/gstdio.h>
 
+#include "nixexec-json-private.h"
 #include "nixexec-test-util.h"
 
 /* A store as the reference writes it (serde_json's pretty printer), with
@@ -143,12 +147,18 @@ read_file (const char *path)
   return contents;
 }
 
+/* The store file, read by the library's strict reader: what the store
+ * writes must be one valid JSON text. */
 static JsonNode *
 read_json (const char *path)
 {
+  g_autoptr(GError) error = NULL;
   g_autofree char *contents = read_file (path);
+  JsonNode *node = nix_exec_json_read (contents, strlen (contents), &error);
 
-  return nix_exec_test_json (contents);
+  g_assert_no_error (error);
+  g_assert_nonnull (node);
+  return node;
 }
 
 static NixExecFileStore *
@@ -602,6 +612,135 @@ test_round_trip (Fixture       *fixture,
   g_assert_cmpstr (after_names, ==, "id,name,implementation_code,implementation_language,signature");
 }
 
+/* Fails unless Python's own JSON reader takes the file, when there is a
+ * python3: what the store writes is JSON for every reader. */
+static void
+assert_python_reads (const char *path)
+{
+  g_autofree char *python = g_find_program_in_path ("python3");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *err = NULL;
+  const char *argv[] = { NULL, "-c", "import json, sys; json.load(open(sys.argv[1], encoding='utf-8'))",
+                         path, NULL };
+  int status = 0;
+
+  if (python == NULL)
+    {
+      g_test_message ("no python3: not checked with Python's json");
+      return;
+    }
+  argv[0] = python;
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL,
+                NULL, &err, &status, &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  if (error != NULL)
+    g_test_message ("%s", err);
+  g_assert_no_error (error);
+}
+
+/* Members the store does not own, at the top level, in stages and in
+ * their signatures, survive an add, a replace and a remove: values, and
+ * order, the extremes of the integer range included. */
+static const char unknown_store[] =
+  "{\n"
+  "  \"format\": \"noether-store\",\n"
+  "  \"stages\": [\n"
+  "    {\n"
+  "      \"id\": \"a\",\n"
+  "      \"lifecycle\": \"Active\",\n"
+  "      \"x-meta\": {\n"
+  "        \"max\": 9223372036854775807,\n"
+  "        \"min\": -9223372036854775808,\n"
+  "        \"big\": 1e300,\n"
+  "        \"zero\": -0.0,\n"
+  "        \"text\": \"\\u00e9\\ud83d\\ude00 \\\"\\/\\b\\f\\n\\r\\t\\u007f\"\n"
+  "      },\n"
+  "      \"implementation_code\": \"echo a\",\n"
+  "      \"implementation_language\": \"bash\",\n"
+  "      \"signature\": {\n"
+  "        \"input\": \"Any\",\n"
+  "        \"effects\": {\"effects\": [{\"effect\": \"Pure\"}]},\n"
+  "        \"extra\": [1, {\"deep\": null}, []]\n"
+  "      }\n"
+  "    },\n"
+  "    {\"id\": \"b\", \"custom\": true},\n"
+  "    {\"custom\": {\"c\": [false]}, \"id\": \"c\", \"name\": \"C\"}\n"
+  "  ],\n"
+  "  \"zz-after\": {\"kept\": [true, false, null]}\n"
+  "}\n";
+
+static void
+test_unknown_fields_kept (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) added = nix_exec_stage_new ("d", "echo d", "bash", NULL);
+  g_autoptr(NixExecStage) replaced = nix_exec_stage_new ("a", "echo A", "bash", NULL);
+  g_autoptr(JsonNode) before = nix_exec_test_json (unknown_store);
+  g_autoptr(JsonNode) after = NULL;
+  g_autofree char *names = NULL;
+  JsonObject *before_root = json_node_get_object (before);
+  JsonObject *after_root;
+  JsonObject *before_a;
+  JsonObject *after_a;
+  JsonObject *meta;
+  JsonArray *stages;
+  const char *ids[] = { "a", "c", "d", NULL };
+
+  write_file (fixture->path, unknown_store);
+  store = open_store (fixture->path);
+  add_stage (store, added);
+  remove_stage (store, "b");
+  add_stage (store, replaced);
+  assert_ids (G_LIST_MODEL (store), ids);
+
+  after = read_json (fixture->path);
+  after_root = json_node_get_object (after);
+  names = member_names (after_root);
+  g_assert_cmpstr (names, ==, "format,stages,zz-after");
+  assert_member_equal (before_root, after_root, "format");
+  assert_member_equal (before_root, after_root, "zz-after");
+
+  before_a = stage_object (before, "a");
+  after_a = stage_object (after, "a");
+  g_free (names);
+  names = member_names (after_a);
+  g_assert_cmpstr (names, ==, "id,lifecycle,x-meta,implementation_code,implementation_language,signature");
+  assert_member_equal (before_a, after_a, "lifecycle");
+  assert_member_equal (before_a, after_a, "x-meta");
+  g_assert_cmpstr (json_object_get_string_member (after_a, "implementation_code"), ==, "echo A");
+  meta = json_object_get_object_member (after_a, "x-meta");
+  g_assert_cmpint (json_object_get_int_member (meta, "max"), ==, G_MAXINT64);
+  g_assert_cmpint (json_object_get_int_member (meta, "min"), ==, G_MININT64);
+  g_assert_cmpfloat (json_object_get_double_member (meta, "big"), ==, 1e300);
+  g_assert_true (signbit (json_object_get_double_member (meta, "zero")));
+  g_assert_cmpstr (json_object_get_string_member (meta, "text"), ==,
+                   "\xc3\xa9\xf0\x9f\x98\x80 \"/\b\f\n\r\t\x7f");
+  {
+    JsonObject *before_signature = json_object_get_object_member (before_a, "signature");
+    JsonObject *after_signature = json_object_get_object_member (after_a, "signature");
+
+    g_free (names);
+    names = member_names (after_signature);
+    g_assert_cmpstr (names, ==, "input,effects,extra");
+    assert_member_equal (before_signature, after_signature, "input");
+    assert_member_equal (before_signature, after_signature, "extra");
+  }
+
+  /* "c" untouched; "b" gone with its members; "d" new. */
+  stages = json_object_get_array_member (after_root, "stages");
+  g_assert_cmpuint (json_array_get_length (stages), ==, 3);
+  g_assert_true (json_node_equal (json_array_get_element (json_object_get_array_member (before_root, "stages"), 2),
+                                  json_array_get_element (stages, 1)));
+  g_free (names);
+  names = member_names (stage_object (after, "c"));
+  g_assert_cmpstr (names, ==, "custom,id,name");
+  g_assert_cmpstr (json_object_get_string_member (json_array_get_object_element (stages, 2), "id"), ==, "d");
+
+  assert_python_reads (fixture->path);
+}
+
 /* Adding and removing a stage gives back the reference's own bytes: the
  * store writes the reference's format, and nothing else moves. */
 static void
@@ -710,15 +849,17 @@ typedef struct
   const char *name;
   const char *contents;
   const char *message;  /* a pattern the message matches, after the path */
+  gsize       length;   /* of contents, when it holds a NUL byte; else 0 */
 } CorruptCase;
 
 static const CorruptCase corrupt_cases[] = {
-  { "not-json", "{\"stages\": [ nope ]}", ":1:*: Parse error: *" },
+  { "not-json", "{\"stages\": [ nope ]}", ": Expected a JSON value, found “n” at line 1, column 14" },
   { "truncated", "{\n  \"stages\": [\n    {\n      \"id\": \"a\",\n      \"implem",
-    ":5:14: the file ends in the middle of the JSON text; it was probably cut short" },
-  { "truncated-after-value", "{\"stages\": [{\"id\": \"a\"}", ":1:24: the file ends in the middle*" },
-  { "truncated-after-escape", "{\"stages\": [{\"id\": \"a\\", ":1:23: the file ends in the middle*" },
-  { "too-many-closing", "{\"stages\": []}}", ":1:*: Parse error: *" },
+    ": A string that is never closed at line 5, column 7" },
+  { "truncated-after-value", "{\"stages\": [{\"id\": \"a\"}",
+    ": Expected “,” or “]”, found the end of the text at line 1, column 24" },
+  { "truncated-after-escape", "{\"stages\": [{\"id\": \"a\\", ": A string that is never closed at line 1, column 20" },
+  { "too-many-closing", "{\"stages\": []}}", ": Text after the JSON value (“}”) at line 1, column 15" },
   { "empty", "", ": the file is empty" },
   { "blank", "  \n", ": the file is empty" },
   { "not-an-object", "[{\"id\": \"a\"}]", ": the file holds an array*" },
@@ -736,12 +877,49 @@ static const CorruptCase corrupt_cases[] = {
     ": stage “a”: “signature” is an array*" },
   { "bad-effects", "{\"stages\": [{\"id\": \"a\", \"signature\": {\"effects\": {\"effects\": [{\"effect\": \"Teleport\"}]}}}]}",
     ": stage “a”: signature.effects: *Teleport*" },
+  { "not-utf8", "{\"stages\": [{\"id\": \"\xff\"}]}", ": Invalid UTF-8 in a string at line 1, column 21" },
+
+  /* A second document, or a key twice in one object: JSON-GLib's parser
+   * kept one of them, and the next save dropped the other. */
+  { "concatenated", "{\"stages\": [{\"id\": \"a\"}]}\n{\"stages\": [{\"id\": \"b\"}]}\n",
+    ": Text after the JSON value (“{”) at line 2, column 1" },
+  { "concatenated-garbage", "{\"stages\": []} x", ": Text after the JSON value (“x”) at line 1, column 16" },
+  { "duplicate-stages", "{\n  \"stages\": [{\"id\": \"a\"}],\n  \"stages\": [{\"id\": \"b\"}]\n}",
+    ": The key “stages” appears twice in one object at line 3, column 3" },
+  { "duplicate-key-in-stage",
+    "{\"stages\": [{\"id\": \"a\", \"implementation_code\": \"x\", \"implementation_code\": \"y\"}]}",
+    ": The key “implementation_code” appears twice in one object at line 1, column 53" },
+  { "duplicate-id-key", "{\"stages\": [{\"id\": \"a\", \"id\": \"b\"}]}",
+    ": The key “id” appears twice in one object at line 1, column 25" },
+  { "duplicate-unknown-key", "{\"stages\": [{\"id\": \"a\", \"tags\": {\"k\": 1, \"k\": 2}}]}",
+    ": The key “k” appears twice in one object at line 1, column 42" },
+
+  /* Values JSON-GLib cannot hold unchanged. */
   { "huge-integer", "{\"stages\": [],\n \"big\": 123456789012345678901}",
-    ":2:9: the integer 123456789012345678901 does not fit in 64 bits" },
+    ": The integer 123456789012345678901 is outside the 64-bit range at line 2, column 9" },
+  { "int64-max-plus-one", "{\"stages\": [{\"id\": \"a\", \"n\": 9223372036854775808}]}",
+    ": The integer 9223372036854775808 is outside the 64-bit range at line 1, column 30" },
+  { "int64-min-minus-one", "{\"stages\": [], \"n\": -9223372036854775809}",
+    ": The integer -9223372036854775809 is outside the 64-bit range at line 1, column 21" },
+  { "huge-double", "{\"stages\": [], \"big\": -1e999}", ": The number -1e999 is too large for a double at line 1, column 23" },
   { "nul-in-string", "{\"stages\": [{\"id\": \"a\", \"tag\": \"x\\\\u0000\\u0000\"}]}",
-    ":1:32: a string holds a NUL character (\\u0000), which the store cannot keep" },
-  { "not-utf8", "{\"stages\": [{\"id\": \"\xff\"}]}", ": *UTF-8*" },
-  { "huge-double", "{\"stages\": [], \"big\": -1e999}", ":1:23: the number -1e999 is out of range" },
+    ": A string holds U+0000 (\\u0000), which is not supported at line 1, column 41" },
+  { "nul-in-code", "{\"stages\": [{\"id\": \"a\", \"implementation_code\": \"x\\u0000y\"}]}",
+    ": A string holds U+0000 (\\u0000), which is not supported at line 1, column 50" },
+  { "nul-in-key", "{\"stages\": [], \"a\\u0000b\": 1}",
+    ": A string holds U+0000 (\\u0000), which is not supported at line 1, column 18" },
+  { "raw-nul-byte", "{\"stages\": [{\"id\": \"a\0b\"}]}",
+    ": A raw control character (U+0000) in a string; it must be escaped at line 1, column 22",
+    sizeof "{\"stages\": [{\"id\": \"a\0b\"}]}" - 1 },
+  { "lone-surrogate", "{\"stages\": [], \"s\": \"\\ud800\"}",
+    ": A lone UTF-16 surrogate (\\uD800) in a string at line 1, column 22" },
+
+  /* Not RFC 8259. */
+  { "bom", "\xef\xbb\xbf{\"stages\": []}", ": Expected a JSON value, found the character U+FEFF at line 1, column 1" },
+  { "trailing-comma", "{\"stages\": [{\"id\": \"a\"},]}", ": Expected a JSON value, found “]” at line 1, column 25" },
+  { "single-quotes", "{'stages': []}", ": Expected a member name in double quotes, found “'” at line 1, column 2" },
+  { "comment", "{\"stages\": [] /* none */}", ": Expected “,” or “}”, found “/” at line 1, column 15" },
+  { "hex-number", "{\"stages\": [], \"n\": 0x10}", ": Expected “,” or “}”, found “x” at line 1, column 22" },
 };
 
 static void
@@ -769,28 +947,61 @@ count_items_changed (GListModel *model,
 }
 
 static void
-test_corrupt (gconstpointer data)
+write_bytes (const char *path,
+             const char *contents,
+             gsize       length)
 {
-  const CorruptCase *c = data;
+  g_autoptr(GError) error = NULL;
+
+  g_file_set_contents (path, contents, length, &error);
+  g_assert_no_error (error);
+}
+
+/* Fails unless the file at @path holds exactly @length bytes @contents. */
+static void
+assert_bytes (const char *path,
+              const char *contents,
+              gsize       length)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *text = NULL;
+  gsize text_length = 0;
+
+  g_file_get_contents (path, &text, &text_length, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (text, text_length, contents, length);
+}
+
+/* @contents is refused, with a message matching @pattern after the path,
+ * by loading, and by add, remove and reload of a store that loaded before
+ * the file went bad; and nothing writes the file or leaves a file beside
+ * it. */
+static void
+assert_refused (const char *contents,
+                gsize       length,
+                const char *pattern)
+{
   g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-file-store-corrupt");
   g_autofree char *path = g_build_filename (dir, "store.json", NULL);
   g_autoptr(GError) error = NULL;
   g_autoptr(NixExecFileStore) store = NULL;
   g_autoptr(NixExecFileStore) good = NULL;
   g_autoptr(NixExecStage) stage = nix_exec_stage_new ("z", "x", "bash", NULL);
-  g_autofree char *text = NULL;
+  g_autofree char *extra = NULL;
   const char *ids[] = { "s-double", "s-doc", "s-net", NULL };
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
   guint n_changes = 0;
+  struct stat before;
+  struct stat after;
 
-  write_file (path, c->contents);
+  write_bytes (path, contents, length);
 
   store = nix_exec_file_store_new (path, &error);
   g_assert_null (store);
-  assert_invalid_store (error, path, c->message);
+  assert_invalid_store (error, path, pattern);
   g_test_message ("%s", error->message);
   g_clear_error (&error);
-  text = read_file (path);
-  g_assert_cmpstr (text, ==, c->contents);
+  assert_bytes (path, contents, length);
 
   /* A store that loaded before, when the file goes bad under it: adding,
    * removing and reloading fail, and neither the file nor the store's
@@ -798,25 +1009,97 @@ test_corrupt (gconstpointer data)
   write_file (path, reference_store);
   good = open_store (path);
   g_signal_connect (good, "items-changed", G_CALLBACK (count_items_changed), &n_changes);
-  write_file (path, c->contents);
+  write_bytes (path, contents, length);
+  g_assert_cmpint (g_stat (path, &before), ==, 0);
 
   g_assert_false (nix_exec_file_store_add (good, stage, &error));
-  assert_invalid_store (error, path, c->message);
+  assert_invalid_store (error, path, pattern);
   g_clear_error (&error);
   g_assert_false (nix_exec_file_store_remove (good, "s-doc", &error));
-  assert_invalid_store (error, path, c->message);
+  assert_invalid_store (error, path, pattern);
+  g_clear_error (&error);
+  g_assert_false (nix_exec_file_store_remove (good, "z", &error));
+  assert_invalid_store (error, path, pattern);
   g_clear_error (&error);
   g_assert_false (nix_exec_file_store_reload (good, &error));
-  assert_invalid_store (error, path, c->message);
+  assert_invalid_store (error, path, pattern);
   g_clear_error (&error);
 
-  g_free (text);
-  text = read_file (path);
-  g_assert_cmpstr (text, ==, c->contents);
+  assert_bytes (path, contents, length);
+  g_assert_cmpint (g_stat (path, &after), ==, 0);
+  g_assert_cmpuint (after.st_ino, ==, before.st_ino);
+  g_assert_cmpint (after.st_mtim.tv_sec, ==, before.st_mtim.tv_sec);
+  g_assert_cmpint (after.st_mtim.tv_nsec, ==, before.st_mtim.tv_nsec);
   assert_ids (G_LIST_MODEL (good), ids);
   g_assert_cmpuint (n_changes, ==, 0);
+  extra = unexpected_files (dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
 
   nix_exec_test_rm_rf (dir);
+}
+
+static void
+test_corrupt (gconstpointer data)
+{
+  const CorruptCase *c = data;
+
+  assert_refused (c->contents, c->length != 0 ? c->length : strlen (c->contents), c->message);
+}
+
+/* "[[[[…]]]]" @depth levels deep, as the value of an unknown member, or as
+ * the whole file. */
+static char *
+nested_store (guint    depth,
+              gboolean as_member)
+{
+  g_autoptr(GString) text = g_string_new (as_member ? "{\"stages\": [], \"deep\": " : "");
+
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (text, '[');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (text, ']');
+  if (as_member)
+    g_string_append_c (text, '}');
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* JSON-GLib's parser recursed once per level and overflowed the stack. */
+static void
+test_deep_nesting (void)
+{
+  g_autofree char *member = nested_store (100000, TRUE);
+  g_autofree char *whole = nested_store (100000, FALSE);
+  g_autofree char *just_over = nested_store (512, TRUE);
+
+  assert_refused (member, strlen (member),
+                  ": Arrays and objects are nested deeper than 512 levels at line 1, column 535");
+  assert_refused (whole, strlen (whole),
+                  ": Arrays and objects are nested deeper than 512 levels at line 1, column 513");
+  /* The root object is one level. */
+  assert_refused (just_over, strlen (just_over),
+                  ": Arrays and objects are nested deeper than 512 levels at line 1, column 535");
+}
+
+/* The deepest a store may be is kept through a save. */
+static void
+test_depth_limit (Fixture       *fixture,
+                  gconstpointer  data)
+{
+  g_autofree char *deepest = nested_store (511, TRUE);
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+  g_autoptr(JsonNode) before = nix_exec_test_json (deepest);
+  g_autoptr(JsonNode) after = NULL;
+  JsonObject *after_root;
+
+  write_file (fixture->path, deepest);
+  store = open_store (fixture->path);
+  add_stage (store, stage);
+  remove_stage (store, "a");
+
+  after = read_json (fixture->path);
+  after_root = json_node_get_object (after);
+  assert_member_equal (json_node_get_object (before), after_root, "deep");
 }
 
 static void
@@ -1024,6 +1307,234 @@ test_symlink_kept (Fixture       *fixture,
   assert_ids (G_LIST_MODEL (direct), ids);
 }
 
+/* A store of @n stages, in the layout the store writes, each with an
+ * unknown member. */
+static void
+write_large_store (const char *path,
+                   guint       n)
+{
+  g_autoptr(GString) text = g_string_new ("{\n  \"version\": 3,\n  \"stages\": [");
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text,
+                            "%s\n"
+                            "    {\n"
+                            "      \"id\": \"stage-%06u\",\n"
+                            "      \"name\": \"stage %u\",\n"
+                            "      \"implementation_code\": \"def execute(x):\\n    return x + %u\\n\",\n"
+                            "      \"implementation_language\": \"python\",\n"
+                            "      \"signature\": {\n"
+                            "        \"input\": \"Number\",\n"
+                            "        \"output\": \"Number\",\n"
+                            "        \"effects\": {\n"
+                            "          \"effects\": [\n"
+                            "            {\n"
+                            "              \"effect\": \"Pure\"\n"
+                            "            }\n"
+                            "          ]\n"
+                            "        }\n"
+                            "      },\n"
+                            "      \"lifecycle\": \"Active\"\n"
+                            "    }",
+                            i == 0 ? "" : ",", i, i, i);
+  g_string_append (text, "\n  ]\n}");
+  write_bytes (path, text->str, text->len);
+}
+
+/* Interrupted saves */
+
+/* What an interrupted save may leave, and what only looks like it. */
+static void
+test_stale_temps_removed (Fixture       *fixture,
+                          gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("a", "x", "bash", NULL);
+  g_autofree char *extra = NULL;
+  g_autofree char *other_dir = NULL;
+  const char *stale[] = { "store.json.nixexec-save-AbC123", "store.json.nixexec-save-zzzzzz", NULL };
+  /* Not the store's temporary files: kept. */
+  const char *kept[] = {
+    "store.json.backup",               /* what g_file_set_contents() would use, or a user's */
+    "store.json.nixexec-save-AbC12",   /* too short */
+    "store.json.nixexec-save-AbC1234", /* too long */
+    "store.json.nixexec-save-AbC-12",  /* not a letter or digit */
+    "other.json.nixexec-save-AbC123",  /* another store's */
+    "xstore.json.nixexec-save-AbC123",
+    NULL
+  };
+  const char *after[] = {
+    "store.json", "store.json.lock", "store.json.backup", "store.json.nixexec-save-AbC12",
+    "store.json.nixexec-save-AbC1234", "store.json.nixexec-save-AbC-12",
+    "other.json.nixexec-save-AbC123", "xstore.json.nixexec-save-AbC123",
+    "store.json.nixexec-save-dir123", "store.json.nixexec-save-link12", NULL
+  };
+  const char *ids[] = { "s-double", "s-doc", "s-net", "a", NULL };
+
+  write_file (fixture->path, reference_store);
+  for (guint i = 0; stale[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, stale[i], NULL);
+
+      write_file (path, "{\"stages\": [{\"id\": \"half-writ");
+    }
+  for (guint i = 0; kept[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, kept[i], NULL);
+
+      write_file (path, kept[i]);
+    }
+  /* Matching names that are not regular files: kept too. */
+  other_dir = g_build_filename (fixture->dir, "store.json.nixexec-save-dir123", NULL);
+  g_assert_cmpint (g_mkdir (other_dir, 0700), ==, 0);
+  {
+    g_autofree char *link = g_build_filename (fixture->dir, "store.json.nixexec-save-link12", NULL);
+
+    g_assert_cmpint (symlink ("store.json.backup", link), ==, 0);
+  }
+
+  /* Loading does not take the lock, so it leaves them. */
+  store = open_store (fixture->path);
+  {
+    g_autofree char *path = g_build_filename (fixture->dir, stale[0], NULL);
+
+    g_assert_true (g_file_test (path, G_FILE_TEST_IS_REGULAR));
+  }
+
+  add_stage (store, stage);
+  extra = unexpected_files (fixture->dir, after);
+  g_assert_cmpstr (extra, ==, "");
+  for (guint i = 0; kept[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (fixture->dir, kept[i], NULL);
+      g_autofree char *text = read_file (path);
+
+      g_assert_cmpstr (text, ==, kept[i]);
+    }
+  g_clear_object (&store);
+  store = open_store (fixture->path);
+  assert_ids (G_LIST_MODEL (store), ids);
+}
+
+#define N_KILLED_STAGES   1000
+/* The code of the stage the saver adds: big, so that its saves spend
+ * their time writing and flushing. */
+#define KILLED_CODE_SIZE  (8 * 1024 * 1024)
+#define N_KILLS           20
+
+/* Saves @path over and over (an add, then a remove) until killed, having
+ * written "ready" on stdout once the store loaded. */
+static int
+run_saver (int   argc,
+           char *argv[])
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autofree char *code = NULL;
+
+  if (argc != 3)
+    {
+      g_printerr ("usage: %s --saver PATH\n", argv[0]);
+      return 2;
+    }
+  store = open_store (argv[2]);
+  code = g_strnfill (KILLED_CODE_SIZE, 'x');
+  g_print ("ready\n");
+  fflush (stdout);
+
+  for (guint i = 0;; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("killed-%u", i);
+      g_autoptr(NixExecStage) stage = nix_exec_stage_new (id, code, "bash", NULL);
+
+      add_stage (store, stage);
+      remove_stage (store, id);
+    }
+  return 0;
+}
+
+/* How many files beside the store and its lock file @dir holds. */
+static guint
+count_extra_files (const char *dir)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint count = 0;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    if (!g_str_equal (name, "store.json") && !g_str_equal (name, "store.json.lock"))
+      count++;
+  return count;
+}
+
+/* Writers SIGKILLed in the middle of saves, again and again: the store
+ * stays loadable with every stage, and after the next save nothing but
+ * the store and its lock file is left. Before, each kill that hit a save
+ * left its full-size temporary file, for good. */
+static void
+test_killed_saves (Fixture       *fixture,
+                   gconstpointer  data)
+{
+  g_autofree char *self_exe = g_file_read_link ("/proc/self/exe", NULL);
+  g_autoptr(NixExecFileStore) store = NULL;
+  g_autoptr(NixExecStage) stage = nix_exec_stage_new ("after", "x", "bash", NULL);
+  g_autoptr(JsonNode) root = NULL;
+  g_autofree char *extra = NULL;
+  const char *allowed[] = { "store.json", "store.json.lock", NULL };
+  guint left = 0;
+
+  g_assert_nonnull (self_exe);
+  write_large_store (fixture->path, N_KILLED_STAGES);
+
+  for (guint k = 0; k < N_KILLS; k++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GSubprocess) saver = NULL;
+      g_autoptr(GDataInputStream) out = NULL;
+      g_autofree char *line = NULL;
+      guint before = count_extra_files (fixture->dir);
+      gint64 deadline;
+
+      saver = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                                self_exe, "--saver", fixture->path, NULL);
+      g_assert_no_error (error);
+      out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (saver));
+      line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpstr (line, ==, "ready");
+
+      /* Some saves in, and somewhere in one: as soon as a temporary file
+       * shows beside the store, or else at a random moment. */
+      deadline = g_get_monotonic_time () + g_test_rand_int_range (20, 150) * G_TIME_SPAN_MILLISECOND;
+      while (g_get_monotonic_time () < deadline && count_extra_files (fixture->dir) <= before)
+        g_usleep (200);
+      g_subprocess_force_exit (saver);
+      g_subprocess_wait (saver, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_subprocess_get_if_signaled (saver));
+      g_assert_cmpint (g_subprocess_get_term_sig (saver), ==, SIGKILL);
+    }
+
+  left = count_extra_files (fixture->dir);
+  g_test_message ("%u kills left %u temporary files", N_KILLS, left);
+
+  /* Intact: every stage still there, and the members beside them. */
+  store = open_store (fixture->path);
+  for (guint i = 0; i < N_KILLED_STAGES; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("stage-%06u", i);
+      g_autoptr(NixExecStage) found = nix_exec_stage_store_lookup (NIX_EXEC_STAGE_STORE (store), id);
+
+      g_assert_nonnull (found);
+    }
+
+  add_stage (store, stage);
+  extra = unexpected_files (fixture->dir, allowed);
+  g_assert_cmpstr (extra, ==, "");
+  root = read_json (fixture->path);
+  g_assert_cmpint (json_object_get_int_member (json_node_get_object (root), "version"), ==, 3);
+}
+
 /* Concurrent writers */
 
 #define N_WRITERS 4
@@ -1202,7 +1713,8 @@ test_waits_for_lock (Fixture       *fixture,
 
     json_object_set_string_member (outside, "id", "outside");
     json_array_add_object_element (stages, outside);
-    with_outside = json_to_string (root, TRUE);
+    /* Not json_to_string(): it writes U+001F unescaped. */
+    with_outside = nix_exec_json_write (root, TRUE, NULL);
     write_file (fixture->path, with_outside);
   }
 
@@ -1212,6 +1724,69 @@ test_waits_for_lock (Fixture       *fixture,
 
   store = open_store (fixture->path);
   assert_ids (G_LIST_MODEL (store), ids);
+}
+
+/* Add and remove are linear in the size of the store */
+
+/* Under AddressSanitizer, as tools/run-tests runs it
+ * (fast_unwind_on_malloc=0), every allocation unwinds the stack and a load
+ * of 10,000 stages takes 13 s: a smaller store keeps the suite within its
+ * time there. The normal build is where the quadratic cost shows. */
+#ifdef __SANITIZE_ADDRESS__
+# define N_LARGE       2000
+#else
+# define N_LARGE       100000
+#endif
+#define N_ROUNDS       3
+/* What add and remove may take beyond twice a load: the fsync of the
+ * file, noise. */
+#define SLACK_US       (50 * G_TIME_SPAN_MILLISECOND)
+
+/* The best of N_ROUNDS of each, measured in turns so that the machine's
+ * load is shared: a load (a new store on the file), an add of a new stage
+ * and its remove on an open store. Before, add and remove matched each
+ * stage read against the store's list and took minutes; now they cost a
+ * load, a write and an fsync. */
+static void
+test_linear (Fixture       *fixture,
+             gconstpointer  data)
+{
+  g_autoptr(NixExecFileStore) store = NULL;
+  gint64 best_load = G_MAXINT64;
+  gint64 best_add = G_MAXINT64;
+  gint64 best_remove = G_MAXINT64;
+
+  write_large_store (fixture->path, N_LARGE);
+  store = open_store (fixture->path);
+  g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, N_LARGE);
+
+  for (guint round = 0; round < N_ROUNDS; round++)
+    {
+      g_autofree char *id = g_strdup_printf ("new-%u", round);
+      g_autoptr(NixExecStage) stage = nix_exec_stage_new (id, "x", "bash", NULL);
+      gint64 start;
+
+      start = g_get_monotonic_time ();
+      {
+        g_autoptr(NixExecFileStore) loaded = open_store (fixture->path);
+      }
+      best_load = MIN (best_load, g_get_monotonic_time () - start);
+
+      start = g_get_monotonic_time ();
+      add_stage (store, stage);
+      best_add = MIN (best_add, g_get_monotonic_time () - start);
+      g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, N_LARGE + 1);
+
+      start = g_get_monotonic_time ();
+      remove_stage (store, id);
+      best_remove = MIN (best_remove, g_get_monotonic_time () - start);
+      g_assert_cmpuint (g_list_model_get_n_items (G_LIST_MODEL (store)), ==, N_LARGE);
+    }
+
+  g_test_message ("%u stages: load %.1f ms, add %.1f ms, remove %.1f ms (best of %u)",
+                  N_LARGE, best_load / 1000., best_add / 1000., best_remove / 1000., N_ROUNDS);
+  g_assert_cmpint (best_add, <=, 2 * best_load + SLACK_US);
+  g_assert_cmpint (best_remove, <=, 2 * best_load + SLACK_US);
 }
 
 /* The executor skips the stages without code or language. */
@@ -1290,6 +1865,8 @@ main (int   argc,
 {
   if (argc > 1 && g_str_equal (argv[1], "--writer"))
     return run_writer (argc, argv);
+  if (argc > 1 && g_str_equal (argv[1], "--saver"))
+    return run_saver (argc, argv);
 
   /* Not G_TEST_OPTION_ISOLATE_DIRS: it points HOME at /dev/null, and nix,
    * a real child in the executor test, needs a home for its caches. The
@@ -1307,6 +1884,7 @@ main (int   argc,
   ADD_TEST ("relative-path", test_relative_path);
   g_test_add_func ("/nixexec/file-store/initable-without-path", test_initable_without_path);
   ADD_TEST ("round-trip", test_round_trip);
+  ADD_TEST ("unknown-fields-kept", test_unknown_fields_kept);
   ADD_TEST ("byte-identical", test_byte_identical);
   ADD_TEST ("unchanged-not-written", test_unchanged_not_written);
   ADD_TEST ("format", test_format);
@@ -1316,6 +1894,8 @@ main (int   argc,
 
       g_test_add_data_func (path, &corrupt_cases[i], test_corrupt);
     }
+  g_test_add_func ("/nixexec/file-store/corrupt/deep-nesting", test_deep_nesting);
+  ADD_TEST ("depth-limit", test_depth_limit);
   nix_exec_test_add_critical ("/nixexec/file-store/critical", critical_cases,
                               G_N_ELEMENTS (critical_cases));
   ADD_TEST ("unreadable", test_unreadable_is_file_error);
@@ -1323,9 +1903,12 @@ main (int   argc,
   ADD_TEST ("other-writers", test_other_writers);
   ADD_TEST ("mode-kept", test_mode_kept);
   ADD_TEST ("symlink-kept", test_symlink_kept);
+  ADD_TEST ("stale-temps-removed", test_stale_temps_removed);
+  ADD_TEST ("killed-saves", test_killed_saves);
   ADD_TEST ("concurrent/threads", test_concurrent_threads);
   ADD_TEST ("concurrent/processes", test_concurrent_processes);
   ADD_TEST ("waits-for-lock", test_waits_for_lock);
+  ADD_TEST ("linear", test_linear);
   ADD_TEST ("executor-from-store", test_executor_from_store);
 
 #undef ADD_TEST
