@@ -374,6 +374,16 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * host, and runs it unconfined otherwise, with a warning (see
    * [property@NixExec.Executor:isolation-active]).
    *
+   * Whether bubblewrap works is found out once per process, by running it.
+   * Only a definite answer is kept: bubblewrap missing, untrusted, or
+   * refused namespaces by the host. A probe that fails for a transient
+   * reason — it could not fork, the host was out of memory or file
+   * descriptors, bubblewrap was killed or did not finish in time — says
+   * nothing about the host: building the executor then fails with
+   * %NIX_EXEC_ERROR_RESOURCE_LIMIT in every mode but
+   * %NIX_EXEC_ISOLATION_NONE, never falls back to running stages
+   * unconfined, and the next executor built probes again.
+   *
    * In the sandbox a stage has fresh user, pid, ipc, uts, mount, cgroup and
    * network namespaces; runs as uid and gid 65534 with no capabilities, in a
    * new session, killed with its caller; sees `/nix/store` read-only, a

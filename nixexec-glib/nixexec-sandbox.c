@@ -15,6 +15,13 @@
  * bwrap runs once per process, synchronously, with every namespace and
  * credential option a stage gets, and only a zero exit makes it usable.
  * `--disable-userns` (bwrap 0.8) is used when the probe shows it works.
+ * A failure is definite (no trusted bwrap, namespaces refused: the host
+ * cannot confine, and that answer is kept) or transient (the probe could
+ * not fork, ran out of memory or descriptors, or was killed: by a signal,
+ * or by the alarm when it hung). A transient one is not kept, and is
+ * reported as NIX_EXEC_ERROR_RESOURCE_LIMIT, never as "no sandbox": a host
+ * briefly out of processes must not make every later stage of the process
+ * run unconfined. The next probe tries again.
  *
  * The policy. Every stage gets fresh user, pid, ipc, uts, mount, cgroup and
  * network namespaces, uid/gid 65534, no capabilities, a new session,
@@ -50,6 +57,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <pwd.h>
 
@@ -831,11 +839,44 @@ probe_child_setup (gpointer user_data)
   alarm (PROBE_TIMEOUT_SECS);
 }
 
+/* What bwrap, or the kernel under it, says when the host is short of
+ * something for now (bwrap runs in the C locale: strerror's English). */
+static const char * const transient_messages[] = {
+  "Resource temporarily unavailable",   /* EAGAIN: no process left to clone */
+  "Cannot allocate memory",             /* ENOMEM */
+  "Too many open files",                /* EMFILE, and ENFILE's "... in system" */
+  NULL
+};
+
+/* A probe that g_spawn_sync() could not even start for want of processes,
+ * memory or descriptors (a pipe it could not make is FAILED). */
+static gboolean
+spawn_error_is_transient (const GError *error)
+{
+  if (error->domain != G_SPAWN_ERROR)
+    return FALSE;
+  switch (error->code)
+    {
+    case G_SPAWN_ERROR_FORK:
+    case G_SPAWN_ERROR_READ:
+    case G_SPAWN_ERROR_NOMEM:
+    case G_SPAWN_ERROR_NFILE:
+    case G_SPAWN_ERROR_MFILE:
+    case G_SPAWN_ERROR_TXTBUSY:
+    case G_SPAWN_ERROR_FAILED:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 /* Runs bwrap with the confinement of every stage; NULL when it worked,
- * otherwise why not. */
+ * otherwise why not, with *out_transient telling whether it may work on a
+ * later try. */
 static char *
 run_probe (const char *bwrap,
-           gboolean    disable_userns)
+           gboolean    disable_userns,
+           gboolean   *out_transient)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
   g_auto(GStrv) argv = NULL;
@@ -844,6 +885,7 @@ run_probe (const char *bwrap,
   const char * const envp[] = { NULL };
   int wait_status = 0;
 
+  *out_transient = FALSE;
   g_strv_builder_add (builder, bwrap);
   add_confinement (builder, disable_userns, FALSE);
   g_strv_builder_add_many (builder,
@@ -867,10 +909,24 @@ run_probe (const char *bwrap,
                      G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
                      probe_child_setup, NULL,
                      NULL, &err_text, &wait_status, &error))
-    return g_strdup_printf ("%s could not be run: %s", bwrap, error->message);
+    {
+      *out_transient = spawn_error_is_transient (error);
+      return g_strdup_printf ("%s could not be run: %s", bwrap, error->message);
+    }
 
   if (g_spawn_check_wait_status (wait_status, &error))
     return NULL;
+
+  /* Killed, by the alarm of a probe that hung or by anyone else: says
+   * nothing about the host. */
+  if (WIFSIGNALED (wait_status))
+    {
+      *out_transient = TRUE;
+      if (WTERMSIG (wait_status) == SIGALRM)
+        return g_strdup_printf ("%s did not finish within %d seconds", bwrap,
+                                PROBE_TIMEOUT_SECS);
+      return g_strdup_printf ("%s was killed by signal %d", bwrap, WTERMSIG (wait_status));
+    }
 
   g_strstrip (err_text);
   if (*err_text != '\0')
@@ -879,14 +935,17 @@ run_probe (const char *bwrap,
 
       if (newline != NULL)
         *newline = '\0';
+      for (guint i = 0; transient_messages[i] != NULL; i++)
+        *out_transient |= strstr (err_text, transient_messages[i]) != NULL;
       return g_strdup_printf ("%s cannot create a sandbox on this host: %s", bwrap, err_text);
     }
   return g_strdup_printf ("%s cannot create a sandbox on this host: %s", bwrap, error->message);
 }
 
-/* Called with the lock held. */
+/* Called with the lock held. A transient failure is not kept: *out_transient
+ * says why, and the next call probes again. */
 static void
-probe_locked (void)
+probe_locked (char **out_transient)
 {
   const char * const *candidates = candidates_for_testing != NULL
                                    ? (const char * const *) candidates_for_testing
@@ -895,8 +954,7 @@ probe_locked (void)
   g_autofree char *bwrap = NULL;
   g_autofree char *with_disable = NULL;
   g_autofree char *without_disable = NULL;
-
-  probed = TRUE;
+  gboolean transient = FALSE;
 
   for (guint i = 0; candidates[i] != NULL && bwrap == NULL; i++)
     {
@@ -909,29 +967,43 @@ probe_locked (void)
 
   if (bwrap == NULL)
     {
+      probed = TRUE;
       probe_failure = g_strdup_printf ("No usable bubblewrap (bwrap) in a trusted system "
                                        "location (%s)", problems->str);
       return;
     }
 
-  with_disable = run_probe (bwrap, TRUE);
+  with_disable = run_probe (bwrap, TRUE, &transient);
   if (with_disable == NULL)
     {
+      probed = TRUE;
       probe_bwrap = g_steal_pointer (&bwrap);
       probe_disable_userns = TRUE;
       return;
     }
+  if (transient)
+    {
+      *out_transient = g_steal_pointer (&with_disable);
+      return;
+    }
 
   /* bwrap before 0.8 has no --disable-userns; the rest may still work. */
-  without_disable = run_probe (bwrap, FALSE);
+  without_disable = run_probe (bwrap, FALSE, &transient);
   if (without_disable == NULL)
     {
       g_debug ("%s works without --disable-userns only: %s", bwrap, with_disable);
+      probed = TRUE;
       probe_bwrap = g_steal_pointer (&bwrap);
       probe_disable_userns = FALSE;
       return;
     }
+  if (transient)
+    {
+      *out_transient = g_steal_pointer (&without_disable);
+      return;
+    }
 
+  probed = TRUE;
   probe_failure = g_steal_pointer (&without_disable);
 }
 
@@ -940,13 +1012,14 @@ nix_exec_sandbox_probe (char     **out_bwrap_path,
                         gboolean  *out_disable_userns,
                         GError   **error)
 {
+  g_autofree char *transient = NULL;
   gboolean usable;
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   G_LOCK (probe);
   if (!probed)
-    probe_locked ();
+    probe_locked (&transient);
   usable = probe_bwrap != NULL;
   if (usable)
     {
@@ -954,6 +1027,12 @@ nix_exec_sandbox_probe (char     **out_bwrap_path,
         *out_bwrap_path = g_strdup (probe_bwrap);
       if (out_disable_userns != NULL)
         *out_disable_userns = probe_disable_userns;
+    }
+  else if (transient != NULL)
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT,
+                   "The sandbox could not be probed, for a transient reason (try again "
+                   "later): %s", transient);
     }
   else
     {

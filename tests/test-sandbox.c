@@ -1416,6 +1416,108 @@ test_unavailable_auto_warns (Fixture       *fixture,
   assert_allowed (report_of (output), "home_secret");
 }
 
+/* An AUTO executor with no warning expected: confined, or RESOURCE_LIMIT
+ * because the probe failed for now. Never unconfined. */
+static gboolean
+new_while_transient (Fixture          *fixture,
+                     NixExecIsolation  isolation,
+                     NixExecTestPids  *pids,
+                     guint             extra)
+{
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Forget the answer of any earlier probe: this one runs under the limit. */
+  nix_exec_sandbox_set_bwrap_candidates_for_testing (NULL);
+  nix_exec_test_pids_limit (pids, extra);
+  executor = new_with (fixture, isolation, FALSE, &error);
+  nix_exec_test_pids_lift (pids);
+
+  if (executor != NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_true (nix_exec_executor_get_isolation_active (executor));
+      return FALSE;
+    }
+  g_test_message ("%u more processes: %s", extra, error->message);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT);
+  g_assert_nonnull (strstr (error->message, "transient"));
+  return TRUE;
+}
+
+static void
+test_unavailable_transient (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  g_autofree char *missing = g_build_filename (fixture->area, "nowhere", "bwrap", NULL);
+  g_autofree char *denied = make_fake_bwrap (fixture, "denied", denied_script, 0755);
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) output = NULL;
+  NixExecTestPids *pids = NULL;
+
+  g_test_summary ("A probe that fails for a transient reason (out of processes) fails the "
+                  "executor with RESOURCE_LIMIT instead of running stages unconfined, is not "
+                  "kept, and the next executor is confined; a definite failure still degrades");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  g_clear_object (&fixture->confined);
+  pids = nix_exec_test_pids_enter ();
+  if (pids == NULL)
+    {
+      g_test_skip ("No writable pids cgroup to limit processes with");
+      return;
+    }
+
+  /* No process to spare: the probe cannot fork. One: it runs, but bwrap
+   * cannot clone the sandbox's first process. Two: it works. */
+  g_assert_true (new_while_transient (fixture, NIX_EXEC_ISOLATION_AUTO, pids, 0));
+  g_assert_true (new_while_transient (fixture, NIX_EXEC_ISOLATION_AUTO, pids, 1));
+  g_assert_true (new_while_transient (fixture, NIX_EXEC_ISOLATION_BWRAP, pids, 0));
+  for (guint extra = 2; extra <= 4; extra++)
+    new_while_transient (fixture, NIX_EXEC_ISOLATION_AUTO, pids, extra);
+
+  /* The failures were not kept: with the limit lifted (and the probe not
+   * forgotten this time), an AUTO executor probes again and confines. */
+  nix_exec_sandbox_set_bwrap_candidates_for_testing (NULL);
+  nix_exec_test_pids_limit (pids, 0);
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT);
+  g_clear_error (&error);
+  nix_exec_test_pids_lift (pids);
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (nix_exec_executor_get_isolation_active (executor));
+  fixture->confined = g_steal_pointer (&executor);
+  output = run_probe (fixture, TRUE, NULL, secrets_input ());
+  assert_blocked (report_of (output), "home_secret");
+  g_clear_pointer (&output, json_node_unref);
+  g_clear_object (&fixture->confined);
+
+  /* Control: a definite failure under the very same limit — no bwrap, so
+   * nothing to fork — degrades AUTO as documented. */
+  use_candidates (missing, NULL);
+  nix_exec_test_pids_limit (pids, 0);
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*WITHOUT isolation*");
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_test_assert_expected_messages ();
+  nix_exec_test_pids_lift (pids);
+  g_assert_no_error (error);
+  g_assert_false (nix_exec_executor_get_isolation_active (executor));
+  g_clear_object (&executor);
+
+  /* And a bwrap that runs and is refused namespaces, without a limit. */
+  use_candidates (denied, NULL);
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*WITHOUT isolation*");
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_false (nix_exec_executor_get_isolation_active (executor));
+
+  nix_exec_test_pids_leave (pids);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1470,6 +1572,7 @@ main (int   argc,
   ADD ("unavailable/bwrap-mode", test_unavailable_bwrap_mode);
   ADD ("unavailable/require-isolation", test_unavailable_require_isolation);
   ADD ("unavailable/auto-warns", test_unavailable_auto_warns);
+  ADD ("unavailable/transient", test_unavailable_transient);
 #undef ADD
 
   g_test_summary ("A stage under the default policy cannot escape its sandbox");
