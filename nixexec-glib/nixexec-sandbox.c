@@ -45,8 +45,12 @@
  * `/`, contain the home directory, contain or lie inside the script cache,
  * contain or be the nix daemon's socket directory, or (written) overlap
  * the store; inside the sandbox, it must not land on, in or above /work,
- * /proc, /dev or /run/nixexec. Such a declaration fails the call instead of
- * weakening the sandbox.
+ * /proc, /dev or /run/nixexec. Nor may it reach into the host's /proc,
+ * /sys, /dev, /nix/var or /run — the kernel's interfaces, devices, nix's
+ * database and daemon, the sockets of the host's services — after symbolic
+ * links, checked for the path and for each of its parents as declared (a
+ * link to /proc/self is /proc). Such a declaration fails the call instead
+ * of weakening the sandbox.
  */
 #include "config.h"
 
@@ -117,6 +121,16 @@ static const char * const reserved_dests[] = {
   NIX_EXEC_SANDBOX_SCRIPT_DIR,
   "/proc",
   "/dev",
+  NULL
+};
+
+/* Host trees no declared path may lead into, after symbolic links. */
+static const char * const host_only_dirs[] = {
+  "/proc",
+  "/sys",
+  "/dev",
+  "/nix/var",
+  "/run",
   NULL
 };
 
@@ -313,6 +327,54 @@ check_dest (const char  *what,
   return TRUE;
 }
 
+static gboolean
+check_not_host_only (const char  *what,
+                     const char  *resolved,
+                     GError     **error)
+{
+  for (guint i = 0; host_only_dirs[i] != NULL; i++)
+    {
+      if (path_is_within (resolved, host_only_dirs[i]))
+        {
+          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS,
+                       "%s leads to “%s”, inside %s, which stages never see",
+                       what, resolved, host_only_dirs[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* The absolute @path, and each of its parents as written ("/a", "/a/b", …,
+ * with any "." and ".." kept), must not resolve into a host-only tree: a
+ * parent that is a link into /proc is refused even when ".." leads back
+ * out of it. */
+static gboolean
+check_declared_reach (const char  *what,
+                      const char  *path,
+                      GError     **error)
+{
+  g_autoptr(GString) prefix = g_string_new (NULL);
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  g_autofree char *lexical = g_canonicalize_filename (path, "/");
+
+  if (!check_not_host_only (what, lexical, error))
+    return FALSE;
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_autofree char *resolved = NULL;
+
+      if (*parts[i] == '\0')
+        continue;
+      g_string_append_c (prefix, '/');
+      g_string_append (prefix, parts[i]);
+      resolved = canonical_path (prefix->str);
+      if (!check_not_host_only (what, resolved, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The mount plan                                                           */
 /* ------------------------------------------------------------------------ */
@@ -423,7 +485,9 @@ add_declared_path (GPtrArray        *mounts,
    * bound from where it really is, which is what the checks look at. */
   dest = g_canonicalize_filename (path, "/");
   if (!check_source (protected, what, source, writable, NIX_EXEC_ERROR_INVALID_EFFECTS, error) ||
-      !check_dest (what, dest, NIX_EXEC_ERROR_INVALID_EFFECTS, error))
+      !check_dest (what, dest, NIX_EXEC_ERROR_INVALID_EFFECTS, error) ||
+      !check_not_host_only (what, source, error) ||
+      !check_declared_reach (what, path, error))
     return FALSE;
 
   add_mount (mounts, writable ? MOUNT_BIND : MOUNT_RO_BIND, source, dest);

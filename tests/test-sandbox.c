@@ -1249,6 +1249,98 @@ test_path_validation (Fixture       *fixture,
 }
 
 static void
+test_host_only_paths (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autofree char *out = make_dir (fixture->area, "out");
+  g_autofree char *target = g_build_filename (out, "result.txt", NULL);
+  g_autofree char *data = make_dir (fixture->area, "data");
+  g_autofree char *data_file = make_file (data, "in.txt", "ordinary data");
+  g_autofree char *proc_link = g_build_filename (fixture->area, "link-to-proc-self", NULL);
+  g_autofree char *data_link = g_build_filename (fixture->area, "link-to-data", NULL);
+  g_autofree char *via_proc = g_build_filename (proc_link, "..", "..", data, NULL);
+  g_autofree char *via_link = g_build_filename (data_link, "in.txt", NULL);
+  const char *refused[][2] = {
+    { "FsRead", "/sys/kernel" },
+    { "FsRead", "/dev/shm" },
+    { "FsRead", "/run" },
+    { "FsWrite", "/nix/var/nix/db" },
+    { "FsRead", "/nix/var/nix/db" },
+  };
+
+  g_test_summary ("Declared paths that lead into the host's /proc, /sys, /dev, /nix/var or "
+                  "/run, through symbolic links too, fail with INVALID_EFFECTS and the stage "
+                  "does not run; ordinary paths and links to them still work");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  g_assert_cmpint (symlink ("/proc/self", proc_link), ==, 0);
+  g_assert_cmpint (symlink (data, data_link), ==, 0);
+
+  /* A link to /proc/self, and a path that only passes through it: the
+   * stage, which would write a file, does not run. */
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *declared = i == 0 ? proc_link : via_proc;
+      g_autoptr(NixExecEffectSet) effects = nix_exec_effect_set_new ();
+      g_autoptr(JsonNode) output = NULL;
+      g_autoptr(GError) error = NULL;
+      JsonObject *input = probe_input ("write");
+      JsonObject *paths = json_object_new ();
+
+      nix_exec_effect_set_add_fs_write (effects, out);
+      nix_exec_effect_set_add_fs_read (effects, declared);
+      json_object_set_string_member (paths, "in_dir", target);
+      json_object_set_object_member (input, "paths", paths);
+      json_object_set_string_member (input, "text", "the stage ran");
+      output = try_probe (fixture, TRUE, effects, input, &error);
+      g_assert_null (output);
+      g_test_message ("%s: %s", declared, error->message);
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS);
+      g_assert_nonnull (strstr (error->message, declared));
+      g_assert_nonnull (strstr (error->message, "inside /proc"));
+      g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      NixExecEffectKind kind = g_str_equal (refused[i][0], "FsRead")
+                               ? NIX_EXEC_EFFECT_KIND_FS_READ : NIX_EXEC_EFFECT_KIND_FS_WRITE;
+      g_autoptr(GError) error = NULL;
+
+      if (!g_file_test (refused[i][1], G_FILE_TEST_EXISTS))
+        continue;
+      error = run_declaring (fixture, kind, refused[i][1]);
+      g_test_message ("%s %s: %s", refused[i][0], refused[i][1], error->message);
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS);
+      g_assert_nonnull (strstr (error->message, refused[i][1]));
+    }
+
+  /* Control: an ordinary directory, declared as it is and through a link,
+   * and a file through a link to its directory. */
+  {
+    const char *declared[] = { data, data_link, via_link };
+
+    for (guint i = 0; i < G_N_ELEMENTS (declared); i++)
+      {
+        g_autoptr(NixExecEffectSet) effects = nix_exec_effect_set_new ();
+        g_autoptr(JsonNode) output = NULL;
+        g_autofree char *read_path = i == 2 ? g_strdup (via_link)
+                                            : g_build_filename (declared[i], "in.txt", NULL);
+        JsonObject *input = probe_input ("read");
+        JsonObject *paths = json_object_new ();
+
+        nix_exec_effect_set_add_fs_read (effects, declared[i]);
+        json_object_set_string_member (paths, "file", read_path);
+        json_object_set_object_member (input, "paths", paths);
+        output = run_probe (fixture, TRUE, effects, input);
+        assert_allowed (report_of (output), "file");
+        g_assert_cmpstr (attempt_value_string (report_of (output), "file"), ==, "ordinary data");
+      }
+  }
+}
+
+static void
 test_extra_binds_refused (Fixture       *fixture,
                           gconstpointer  user_data)
 {
@@ -1568,6 +1660,7 @@ main (int   argc,
   ADD ("fs-read-declared", test_fs_read_declared);
   ADD ("fs-write-declared", test_fs_write_declared);
   ADD ("path-validation", test_path_validation);
+  ADD ("host-only-paths", test_host_only_paths);
   ADD ("extra-binds-refused", test_extra_binds_refused);
   ADD ("unavailable/bwrap-mode", test_unavailable_bwrap_mode);
   ADD ("unavailable/require-isolation", test_unavailable_require_isolation);
