@@ -33,7 +33,13 @@
  * Effects add: FsRead paths read-only, FsWrite paths read-write, and with
  * Network the host's network namespace plus the resolver files and the CA
  * certificates. The environment is cleared down to an allowlist; HOME is
- * /work.
+ * /work, USER and LOGNAME are nobody.
+ *
+ * Identity. uid and gid 65534 get a name: /etc/passwd and /etc/group of
+ * the sandbox's own, with nobody (at home in /work) and nogroup only,
+ * bound read-only from files written once into the cache directory under
+ * names derived from their contents, mode 0444. A stage that asks who it
+ * is (getpass, `id -un`, `~user`) gets an answer, and no host account.
  *
  * Bind order. bwrap performs its operations in the order given, and a later
  * mount on a path inside an earlier one covers it. The binds are sorted by
@@ -70,6 +76,7 @@
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-sandbox-private.h"
+#include "nixexec-wrapper-private.h"
 
 #define PROBE_TIMEOUT_SECS  10
 #define SANDBOX_HOSTNAME    "nixexec"
@@ -135,6 +142,15 @@ static const char * const host_only_dirs[] = {
 };
 
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* The sandbox's accounts: its uid and gid, and nothing of the host. */
+#define SANDBOX_USER   "nobody"
+#define SANDBOX_GROUP  "nogroup"
+static const char sandbox_passwd[] =
+  SANDBOX_USER ":x:" G_STRINGIFY (NIX_EXEC_SANDBOX_UID) ":" G_STRINGIFY (NIX_EXEC_SANDBOX_UID)
+  ":" SANDBOX_USER ":" NIX_EXEC_SANDBOX_WORK_DIR ":/usr/sbin/nologin\n";
+static const char sandbox_group[] =
+  SANDBOX_GROUP ":x:" G_STRINGIFY (NIX_EXEC_SANDBOX_UID) ":\n";
 
 /* ------------------------------------------------------------------------ */
 /* Paths                                                                    */
@@ -629,7 +645,69 @@ add_environment (GStrvBuilder       *argv,
     }
   if (!have_path)
     g_strv_builder_add_many (argv, "--setenv", "PATH", DEFAULT_PATH, NULL);
-  g_strv_builder_add_many (argv, "--setenv", "HOME", NIX_EXEC_SANDBOX_WORK_DIR, NULL);
+  g_strv_builder_add_many (argv,
+                           "--setenv", "HOME", NIX_EXEC_SANDBOX_WORK_DIR,
+                           "--setenv", "USER", SANDBOX_USER,
+                           "--setenv", "LOGNAME", SANDBOX_USER,
+                           NULL);
+}
+
+/* The path of a file in the cache's sandbox directory holding @contents,
+ * written now unless it exists, complete, already: named after what it
+ * holds, it never changes once there. */
+static char *
+ensure_sandbox_file (const char  *cache_dir,
+                     const char  *name,
+                     const char  *contents,
+                     GError     **error)
+{
+  g_autofree char *dir = g_build_filename (cache_dir, "sandbox", NULL);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, contents, -1);
+  g_autofree char *basename = NULL;
+  g_autofree char *path = NULL;
+  gsize length = strlen (contents);
+  GStatBuf st;
+
+  if (!nix_exec_ensure_private_dir (dir, "sandbox file directory", error))
+    return NULL;
+  basename = g_strdup_printf ("%s-%.16s", name, hash);
+  path = g_build_filename (dir, basename, NULL);
+  if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode) && (gsize) st.st_size == length)
+    return g_steal_pointer (&path);
+  if (!g_file_set_contents_full (path, contents, length, G_FILE_SET_CONTENTS_CONSISTENT, 0444,
+                                 error))
+    {
+      g_prefix_error (error, "Could not write the sandbox's %s “%s”: ", name, path);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
+/* /etc/passwd and /etc/group of the sandbox's own. A declared path of the
+ * same name, added first, keeps its place. */
+static gboolean
+add_identity (GPtrArray   *mounts,
+              const char  *cache_dir,
+              GError     **error)
+{
+  g_autofree char *passwd = NULL;
+  g_autofree char *group = NULL;
+
+  if (cache_dir == NULL)
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                           "The sandbox needs a cache directory for its /etc/passwd");
+      return FALSE;
+    }
+  passwd = ensure_sandbox_file (cache_dir, "passwd", sandbox_passwd, error);
+  if (passwd == NULL)
+    return FALSE;
+  group = ensure_sandbox_file (cache_dir, "group", sandbox_group, error);
+  if (group == NULL)
+    return FALSE;
+  add_mount (mounts, MOUNT_RO_BIND, passwd, "/etc/passwd");
+  add_mount (mounts, MOUNT_RO_BIND, group, "/etc/group");
+  return TRUE;
 }
 
 gboolean
@@ -728,6 +806,9 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
       if (!add_declared_path (mounts, &protected, "FsRead", paths[i], FALSE, error))
         return FALSE;
     }
+
+  if (!add_identity (mounts, plan->cache_dir, error))
+    return FALSE;
 
   /* The one script this stage runs, not the cache it lives in. */
   script_source = real_path (plan->script_path);

@@ -595,7 +595,8 @@ test_network (Fixture       *fixture,
     {
       const char *name = json_array_get_string_element (etc, i);
       const char *expected[] = {
-        "resolv.conf", "hosts", "nsswitch.conf", "ssl", "pki", "ca-certificates", "static", NULL
+        "resolv.conf", "hosts", "nsswitch.conf", "ssl", "pki", "ca-certificates", "static",
+        "passwd", "group", NULL
       };
 
       if (!g_strv_contains (expected, name))
@@ -717,7 +718,7 @@ test_environment (Fixture       *fixture,
   JsonObject *environ_;
   g_autoptr(GList) names = NULL;
   const char *allowed[] = {
-    "PATH", "LANG", "HOME", "PWD",
+    "PATH", "LANG", "HOME", "PWD", "USER", "LOGNAME",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "NIX_SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", NULL
   };
@@ -1037,6 +1038,57 @@ out:
 }
 
 static void
+test_identity (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  g_autoptr(JsonNode) confined = NULL;
+  g_autoptr(JsonNode) unconfined = NULL;
+  g_autoptr(JsonNode) with_network = NULL;
+  g_autoptr(NixExecEffectSet) network = nix_exec_effect_set_new ();
+  JsonObject *report;
+  const char *nobody[] = { "getuser", "pw_name", "id_un" };
+  struct passwd *self = getpwuid (getuid ());
+
+  g_test_summary ("A stage has a name: USER, LOGNAME and the sandbox's own /etc/passwd and "
+                  "/etc/group say uid and gid 65534 are nobody and nogroup, at home in /work");
+
+  confined = run_probe (fixture, TRUE, NULL, probe_input ("identity"));
+  if (confined == NULL)
+    return;
+  report = report_of (confined);
+  for (guint i = 0; i < G_N_ELEMENTS (nobody); i++)
+    {
+      assert_allowed (report, nobody[i]);
+      g_assert_cmpstr (attempt_value_string (report, nobody[i]), ==, "nobody");
+    }
+  assert_allowed (report, "expanduser");
+  g_assert_cmpstr (attempt_value_string (report, "expanduser"), ==, "/work");
+  assert_allowed (report, "pw_dir");
+  g_assert_cmpstr (attempt_value_string (report, "pw_dir"), ==, "/work");
+  assert_allowed (report, "gr_name");
+  g_assert_cmpstr (attempt_value_string (report, "gr_name"), ==, "nogroup");
+  assert_allowed (report, "id_gn");
+  g_assert_cmpstr (attempt_value_string (report, "id_gn"), ==, "nogroup");
+  g_assert_cmpstr (json_object_get_string_member (report, "user"), ==, "nobody");
+  g_assert_cmpstr (json_object_get_string_member (report, "logname"), ==, "nobody");
+
+  /* With Network too, whose /etc holds the host's nsswitch.conf. */
+  nix_exec_effect_set_add (network, NIX_EXEC_EFFECT_KIND_NETWORK);
+  with_network = run_probe (fixture, TRUE, network, probe_input ("identity"));
+  assert_allowed (report_of (with_network), "id_un");
+  g_assert_cmpstr (attempt_value_string (report_of (with_network), "id_un"), ==, "nobody");
+
+  /* Control: unconfined, the stage is who the application is. */
+  unconfined = run_probe (fixture, FALSE, NULL, probe_input ("identity"));
+  report = report_of (unconfined);
+  if (self != NULL)
+    {
+      assert_allowed (report, "pw_name");
+      g_assert_cmpstr (attempt_value_string (report, "pw_name"), ==, self->pw_name);
+    }
+}
+
+static void
 test_hidden_host_paths (Fixture       *fixture,
                         gconstpointer  user_data)
 {
@@ -1047,7 +1099,7 @@ test_hidden_host_paths (Fixture       *fixture,
   JsonArray *scripts;
   JsonArray *root;
   const char *expected_root[] = {
-    "bin", "dev", "lib", "lib32", "lib64", "nix", "proc", "run", "tmp", "usr", "work", NULL
+    "bin", "dev", "etc", "lib", "lib32", "lib64", "nix", "proc", "run", "tmp", "usr", "work", NULL
   };
 
   g_test_summary ("A stage sees neither the script cache nor the nix daemon socket, "
@@ -1652,6 +1704,7 @@ main (int   argc,
   ADD ("pid", test_pid);
   ADD ("environment", test_environment);
   ADD ("work", test_work);
+  ADD ("identity", test_identity);
   ADD ("no-grandchild", test_no_grandchild);
   ADD ("no-grandchild-after-cancel", test_no_grandchild_after_cancel);
   ADD ("no-grandchild-after-timeout", test_no_grandchild_after_timeout);
