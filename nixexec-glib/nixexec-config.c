@@ -374,15 +374,30 @@ nix_exec_config_class_init (NixExecConfigClass *klass)
    * host, and runs it unconfined otherwise, with a warning (see
    * [property@NixExec.Executor:isolation-active]).
    *
+   * Whether bubblewrap works is found out once per process, by running it.
+   * Only a definite answer is kept: bubblewrap missing, untrusted, or
+   * refused namespaces by the host. A probe that fails for a transient
+   * reason — it could not fork, the host was out of memory or file
+   * descriptors, bubblewrap was killed or did not finish in time — says
+   * nothing about the host: building the executor then fails with
+   * %NIX_EXEC_ERROR_RESOURCE_LIMIT in every mode but
+   * %NIX_EXEC_ISOLATION_NONE, never falls back to running stages
+   * unconfined, and the next executor built probes again.
+   *
    * In the sandbox a stage has fresh user, pid, ipc, uts, mount, cgroup and
    * network namespaces; runs as uid and gid 65534 with no capabilities, in a
-   * new session, killed with its caller; sees `/nix/store` read-only, a
-   * private empty `/work` (its working directory and `HOME`) and a private
-   * `/tmp`, and of the host only what it declares — `FsRead` paths
+   * new session, killed with its caller; is called `nobody` (group
+   * `nogroup`) by `USER`, `LOGNAME` and an `/etc/passwd` and `/etc/group`
+   * of the sandbox's own, which hold no host account; sees `/nix/store`
+   * read-only, a private empty `/work` (its working directory and `HOME`)
+   * and a private `/tmp`, and of the host only what it declares — `FsRead` paths
    * read-only, `FsWrite` paths read-write — and
    * [property@NixExec.Config:extra-ro-binds]; has the network only when it
    * declares `Network`; and gets an environment cleared down to `PATH`,
-   * `LANG`, `LC_*` and the certificate variables.
+   * `LANG`, `LC_*` and the certificate variables, plus `HOME`, `USER` and
+   * `LOGNAME`. A declared path that leads into the host's `/proc`, `/sys`,
+   * `/dev`, `/nix/var` or `/run`, through symbolic links too, is refused
+   * with %NIX_EXEC_ERROR_INVALID_EFFECTS.
    *
    * Since: 1.0
    */

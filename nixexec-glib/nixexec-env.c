@@ -8,7 +8,9 @@
  * probed (once per process, nixexec-sandbox.c), and the executor either
  * confines every stage, fails to build (BWRAP, or AUTO with
  * require-isolation), or runs stages unconfined with a warning and the
- * reason kept for isolation-reason. A config that could never be confined
+ * reason kept for isolation-reason. A probe that failed for a transient
+ * reason fails the build with RESOURCE_LIMIT in every mode: it is not
+ * kept, and the next executor probes again. A config that could never be confined
  * safely (an extra bind exposing the home directory, say) is refused on
  * every host, whether or not bwrap works there.
  *
@@ -122,6 +124,14 @@ init_isolation (NixExecRunEnv  *env,
     {
       env->isolation_active = TRUE;
       return TRUE;
+    }
+
+  /* A probe that failed for now says nothing about the host: fail rather
+   * than run unconfined, for whatever mode. */
+  if (g_error_matches (probe_error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT))
+    {
+      g_propagate_error (error, g_steal_pointer (&probe_error));
+      return FALSE;
     }
 
   env->isolation_reason = g_strdup (probe_error->message);

@@ -23,7 +23,10 @@ G_BEGIN_DECLS
  * that it can build the sandbox on this host. On success, *out_bwrap_path
  * is the real path of the binary to run and *out_disable_userns says
  * whether it supports --disable-userns. On failure:
- * NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE, saying why. Thread-safe.
+ * NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE when the host cannot confine (kept
+ * for the process), or NIX_EXEC_ERROR_RESOURCE_LIMIT when the probe failed
+ * for a transient reason (out of processes, memory or descriptors, killed,
+ * timed out): not kept, the next call probes again. Thread-safe.
  */
 gboolean     nix_exec_sandbox_probe                   (char              **out_bwrap_path,
                                                        gboolean           *out_disable_userns,

@@ -15,6 +15,13 @@
  * bwrap runs once per process, synchronously, with every namespace and
  * credential option a stage gets, and only a zero exit makes it usable.
  * `--disable-userns` (bwrap 0.8) is used when the probe shows it works.
+ * A failure is definite (no trusted bwrap, namespaces refused: the host
+ * cannot confine, and that answer is kept) or transient (the probe could
+ * not fork, ran out of memory or descriptors, or was killed: by a signal,
+ * or by the alarm when it hung). A transient one is not kept, and is
+ * reported as NIX_EXEC_ERROR_RESOURCE_LIMIT, never as "no sandbox": a host
+ * briefly out of processes must not make every later stage of the process
+ * run unconfined. The next probe tries again.
  *
  * The policy. Every stage gets fresh user, pid, ipc, uts, mount, cgroup and
  * network namespaces, uid/gid 65534, no capabilities, a new session,
@@ -26,7 +33,13 @@
  * Effects add: FsRead paths read-only, FsWrite paths read-write, and with
  * Network the host's network namespace plus the resolver files and the CA
  * certificates. The environment is cleared down to an allowlist; HOME is
- * /work.
+ * /work, USER and LOGNAME are nobody.
+ *
+ * Identity. uid and gid 65534 get a name: /etc/passwd and /etc/group of
+ * the sandbox's own, with nobody (at home in /work) and nogroup only,
+ * bound read-only from files written once into the cache directory under
+ * names derived from their contents, mode 0444. A stage that asks who it
+ * is (getpass, `id -un`, `~user`) gets an answer, and no host account.
  *
  * Bind order. bwrap performs its operations in the order given, and a later
  * mount on a path inside an earlier one covers it. The binds are sorted by
@@ -38,8 +51,12 @@
  * `/`, contain the home directory, contain or lie inside the script cache,
  * contain or be the nix daemon's socket directory, or (written) overlap
  * the store; inside the sandbox, it must not land on, in or above /work,
- * /proc, /dev or /run/nixexec. Such a declaration fails the call instead of
- * weakening the sandbox.
+ * /proc, /dev or /run/nixexec. Nor may it reach into the host's /proc,
+ * /sys, /dev, /nix/var or /run — the kernel's interfaces, devices, nix's
+ * database and daemon, the sockets of the host's services — after symbolic
+ * links, checked for the path and for each of its parents as declared (a
+ * link to /proc/self is /proc). Such a declaration fails the call instead
+ * of weakening the sandbox.
  */
 #include "config.h"
 
@@ -50,6 +67,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <pwd.h>
 
@@ -58,6 +76,7 @@
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-sandbox-private.h"
+#include "nixexec-wrapper-private.h"
 
 #define PROBE_TIMEOUT_SECS  10
 #define SANDBOX_HOSTNAME    "nixexec"
@@ -112,7 +131,26 @@ static const char * const reserved_dests[] = {
   NULL
 };
 
+/* Host trees no declared path may lead into, after symbolic links. */
+static const char * const host_only_dirs[] = {
+  "/proc",
+  "/sys",
+  "/dev",
+  "/nix/var",
+  "/run",
+  NULL
+};
+
 #define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+/* The sandbox's accounts: its uid and gid, and nothing of the host. */
+#define SANDBOX_USER   "nobody"
+#define SANDBOX_GROUP  "nogroup"
+static const char sandbox_passwd[] =
+  SANDBOX_USER ":x:" G_STRINGIFY (NIX_EXEC_SANDBOX_UID) ":" G_STRINGIFY (NIX_EXEC_SANDBOX_UID)
+  ":" SANDBOX_USER ":" NIX_EXEC_SANDBOX_WORK_DIR ":/usr/sbin/nologin\n";
+static const char sandbox_group[] =
+  SANDBOX_GROUP ":x:" G_STRINGIFY (NIX_EXEC_SANDBOX_UID) ":\n";
 
 /* ------------------------------------------------------------------------ */
 /* Paths                                                                    */
@@ -305,6 +343,54 @@ check_dest (const char  *what,
   return TRUE;
 }
 
+static gboolean
+check_not_host_only (const char  *what,
+                     const char  *resolved,
+                     GError     **error)
+{
+  for (guint i = 0; host_only_dirs[i] != NULL; i++)
+    {
+      if (path_is_within (resolved, host_only_dirs[i]))
+        {
+          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS,
+                       "%s leads to “%s”, inside %s, which stages never see",
+                       what, resolved, host_only_dirs[i]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* The absolute @path, and each of its parents as written ("/a", "/a/b", …,
+ * with any "." and ".." kept), must not resolve into a host-only tree: a
+ * parent that is a link into /proc is refused even when ".." leads back
+ * out of it. */
+static gboolean
+check_declared_reach (const char  *what,
+                      const char  *path,
+                      GError     **error)
+{
+  g_autoptr(GString) prefix = g_string_new (NULL);
+  g_auto(GStrv) parts = g_strsplit (path, "/", -1);
+  g_autofree char *lexical = g_canonicalize_filename (path, "/");
+
+  if (!check_not_host_only (what, lexical, error))
+    return FALSE;
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      g_autofree char *resolved = NULL;
+
+      if (*parts[i] == '\0')
+        continue;
+      g_string_append_c (prefix, '/');
+      g_string_append (prefix, parts[i]);
+      resolved = canonical_path (prefix->str);
+      if (!check_not_host_only (what, resolved, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* ------------------------------------------------------------------------ */
 /* The mount plan                                                           */
 /* ------------------------------------------------------------------------ */
@@ -415,7 +501,9 @@ add_declared_path (GPtrArray        *mounts,
    * bound from where it really is, which is what the checks look at. */
   dest = g_canonicalize_filename (path, "/");
   if (!check_source (protected, what, source, writable, NIX_EXEC_ERROR_INVALID_EFFECTS, error) ||
-      !check_dest (what, dest, NIX_EXEC_ERROR_INVALID_EFFECTS, error))
+      !check_dest (what, dest, NIX_EXEC_ERROR_INVALID_EFFECTS, error) ||
+      !check_not_host_only (what, source, error) ||
+      !check_declared_reach (what, path, error))
     return FALSE;
 
   add_mount (mounts, writable ? MOUNT_BIND : MOUNT_RO_BIND, source, dest);
@@ -557,7 +645,69 @@ add_environment (GStrvBuilder       *argv,
     }
   if (!have_path)
     g_strv_builder_add_many (argv, "--setenv", "PATH", DEFAULT_PATH, NULL);
-  g_strv_builder_add_many (argv, "--setenv", "HOME", NIX_EXEC_SANDBOX_WORK_DIR, NULL);
+  g_strv_builder_add_many (argv,
+                           "--setenv", "HOME", NIX_EXEC_SANDBOX_WORK_DIR,
+                           "--setenv", "USER", SANDBOX_USER,
+                           "--setenv", "LOGNAME", SANDBOX_USER,
+                           NULL);
+}
+
+/* The path of a file in the cache's sandbox directory holding @contents,
+ * written now unless it exists, complete, already: named after what it
+ * holds, it never changes once there. */
+static char *
+ensure_sandbox_file (const char  *cache_dir,
+                     const char  *name,
+                     const char  *contents,
+                     GError     **error)
+{
+  g_autofree char *dir = g_build_filename (cache_dir, "sandbox", NULL);
+  g_autofree char *hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, contents, -1);
+  g_autofree char *basename = NULL;
+  g_autofree char *path = NULL;
+  gsize length = strlen (contents);
+  GStatBuf st;
+
+  if (!nix_exec_ensure_private_dir (dir, "sandbox file directory", error))
+    return NULL;
+  basename = g_strdup_printf ("%s-%.16s", name, hash);
+  path = g_build_filename (dir, basename, NULL);
+  if (g_lstat (path, &st) == 0 && S_ISREG (st.st_mode) && (gsize) st.st_size == length)
+    return g_steal_pointer (&path);
+  if (!g_file_set_contents_full (path, contents, length, G_FILE_SET_CONTENTS_CONSISTENT, 0444,
+                                 error))
+    {
+      g_prefix_error (error, "Could not write the sandbox's %s “%s”: ", name, path);
+      return NULL;
+    }
+  return g_steal_pointer (&path);
+}
+
+/* /etc/passwd and /etc/group of the sandbox's own. A declared path of the
+ * same name, added first, keeps its place. */
+static gboolean
+add_identity (GPtrArray   *mounts,
+              const char  *cache_dir,
+              GError     **error)
+{
+  g_autofree char *passwd = NULL;
+  g_autofree char *group = NULL;
+
+  if (cache_dir == NULL)
+    {
+      g_set_error_literal (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE,
+                           "The sandbox needs a cache directory for its /etc/passwd");
+      return FALSE;
+    }
+  passwd = ensure_sandbox_file (cache_dir, "passwd", sandbox_passwd, error);
+  if (passwd == NULL)
+    return FALSE;
+  group = ensure_sandbox_file (cache_dir, "group", sandbox_group, error);
+  if (group == NULL)
+    return FALSE;
+  add_mount (mounts, MOUNT_RO_BIND, passwd, "/etc/passwd");
+  add_mount (mounts, MOUNT_RO_BIND, group, "/etc/group");
+  return TRUE;
 }
 
 gboolean
@@ -656,6 +806,9 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
       if (!add_declared_path (mounts, &protected, "FsRead", paths[i], FALSE, error))
         return FALSE;
     }
+
+  if (!add_identity (mounts, plan->cache_dir, error))
+    return FALSE;
 
   /* The one script this stage runs, not the cache it lives in. */
   script_source = real_path (plan->script_path);
@@ -831,11 +984,44 @@ probe_child_setup (gpointer user_data)
   alarm (PROBE_TIMEOUT_SECS);
 }
 
+/* What bwrap, or the kernel under it, says when the host is short of
+ * something for now (bwrap runs in the C locale: strerror's English). */
+static const char * const transient_messages[] = {
+  "Resource temporarily unavailable",   /* EAGAIN: no process left to clone */
+  "Cannot allocate memory",             /* ENOMEM */
+  "Too many open files",                /* EMFILE, and ENFILE's "... in system" */
+  NULL
+};
+
+/* A probe that g_spawn_sync() could not even start for want of processes,
+ * memory or descriptors (a pipe it could not make is FAILED). */
+static gboolean
+spawn_error_is_transient (const GError *error)
+{
+  if (error->domain != G_SPAWN_ERROR)
+    return FALSE;
+  switch (error->code)
+    {
+    case G_SPAWN_ERROR_FORK:
+    case G_SPAWN_ERROR_READ:
+    case G_SPAWN_ERROR_NOMEM:
+    case G_SPAWN_ERROR_NFILE:
+    case G_SPAWN_ERROR_MFILE:
+    case G_SPAWN_ERROR_TXTBUSY:
+    case G_SPAWN_ERROR_FAILED:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 /* Runs bwrap with the confinement of every stage; NULL when it worked,
- * otherwise why not. */
+ * otherwise why not, with *out_transient telling whether it may work on a
+ * later try. */
 static char *
 run_probe (const char *bwrap,
-           gboolean    disable_userns)
+           gboolean    disable_userns,
+           gboolean   *out_transient)
 {
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
   g_auto(GStrv) argv = NULL;
@@ -844,6 +1030,7 @@ run_probe (const char *bwrap,
   const char * const envp[] = { NULL };
   int wait_status = 0;
 
+  *out_transient = FALSE;
   g_strv_builder_add (builder, bwrap);
   add_confinement (builder, disable_userns, FALSE);
   g_strv_builder_add_many (builder,
@@ -867,10 +1054,24 @@ run_probe (const char *bwrap,
                      G_SPAWN_STDIN_FROM_DEV_NULL | G_SPAWN_STDOUT_TO_DEV_NULL,
                      probe_child_setup, NULL,
                      NULL, &err_text, &wait_status, &error))
-    return g_strdup_printf ("%s could not be run: %s", bwrap, error->message);
+    {
+      *out_transient = spawn_error_is_transient (error);
+      return g_strdup_printf ("%s could not be run: %s", bwrap, error->message);
+    }
 
   if (g_spawn_check_wait_status (wait_status, &error))
     return NULL;
+
+  /* Killed, by the alarm of a probe that hung or by anyone else: says
+   * nothing about the host. */
+  if (WIFSIGNALED (wait_status))
+    {
+      *out_transient = TRUE;
+      if (WTERMSIG (wait_status) == SIGALRM)
+        return g_strdup_printf ("%s did not finish within %d seconds", bwrap,
+                                PROBE_TIMEOUT_SECS);
+      return g_strdup_printf ("%s was killed by signal %d", bwrap, WTERMSIG (wait_status));
+    }
 
   g_strstrip (err_text);
   if (*err_text != '\0')
@@ -879,14 +1080,17 @@ run_probe (const char *bwrap,
 
       if (newline != NULL)
         *newline = '\0';
+      for (guint i = 0; transient_messages[i] != NULL; i++)
+        *out_transient |= strstr (err_text, transient_messages[i]) != NULL;
       return g_strdup_printf ("%s cannot create a sandbox on this host: %s", bwrap, err_text);
     }
   return g_strdup_printf ("%s cannot create a sandbox on this host: %s", bwrap, error->message);
 }
 
-/* Called with the lock held. */
+/* Called with the lock held. A transient failure is not kept: *out_transient
+ * says why, and the next call probes again. */
 static void
-probe_locked (void)
+probe_locked (char **out_transient)
 {
   const char * const *candidates = candidates_for_testing != NULL
                                    ? (const char * const *) candidates_for_testing
@@ -895,8 +1099,7 @@ probe_locked (void)
   g_autofree char *bwrap = NULL;
   g_autofree char *with_disable = NULL;
   g_autofree char *without_disable = NULL;
-
-  probed = TRUE;
+  gboolean transient = FALSE;
 
   for (guint i = 0; candidates[i] != NULL && bwrap == NULL; i++)
     {
@@ -909,29 +1112,43 @@ probe_locked (void)
 
   if (bwrap == NULL)
     {
+      probed = TRUE;
       probe_failure = g_strdup_printf ("No usable bubblewrap (bwrap) in a trusted system "
                                        "location (%s)", problems->str);
       return;
     }
 
-  with_disable = run_probe (bwrap, TRUE);
+  with_disable = run_probe (bwrap, TRUE, &transient);
   if (with_disable == NULL)
     {
+      probed = TRUE;
       probe_bwrap = g_steal_pointer (&bwrap);
       probe_disable_userns = TRUE;
       return;
     }
+  if (transient)
+    {
+      *out_transient = g_steal_pointer (&with_disable);
+      return;
+    }
 
   /* bwrap before 0.8 has no --disable-userns; the rest may still work. */
-  without_disable = run_probe (bwrap, FALSE);
+  without_disable = run_probe (bwrap, FALSE, &transient);
   if (without_disable == NULL)
     {
       g_debug ("%s works without --disable-userns only: %s", bwrap, with_disable);
+      probed = TRUE;
       probe_bwrap = g_steal_pointer (&bwrap);
       probe_disable_userns = FALSE;
       return;
     }
+  if (transient)
+    {
+      *out_transient = g_steal_pointer (&without_disable);
+      return;
+    }
 
+  probed = TRUE;
   probe_failure = g_steal_pointer (&without_disable);
 }
 
@@ -940,13 +1157,14 @@ nix_exec_sandbox_probe (char     **out_bwrap_path,
                         gboolean  *out_disable_userns,
                         GError   **error)
 {
+  g_autofree char *transient = NULL;
   gboolean usable;
 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   G_LOCK (probe);
   if (!probed)
-    probe_locked ();
+    probe_locked (&transient);
   usable = probe_bwrap != NULL;
   if (usable)
     {
@@ -954,6 +1172,12 @@ nix_exec_sandbox_probe (char     **out_bwrap_path,
         *out_bwrap_path = g_strdup (probe_bwrap);
       if (out_disable_userns != NULL)
         *out_disable_userns = probe_disable_userns;
+    }
+  else if (transient != NULL)
+    {
+      g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT,
+                   "The sandbox could not be probed, for a transient reason (try again "
+                   "later): %s", transient);
     }
   else
     {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -351,4 +352,104 @@ nix_exec_test_count_children (void)
   g_autoptr(GPtrArray) children = nix_exec_test_list_children ();
 
   return children->len;
+}
+
+struct _NixExecTestPids
+{
+  char *hierarchy;
+  char *group;
+};
+
+/* The pids cgroup (v1, or v2 with the pids controller) this process can
+ * make children in, or NULL. */
+static char *
+find_pids_hierarchy (void)
+{
+  const char *candidates[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
+    {
+      g_autofree char *procs = g_build_filename (candidates[i], "cgroup.procs", NULL);
+      g_autofree char *controllers = g_build_filename (candidates[i], "cgroup.controllers", NULL);
+      g_autofree char *max = g_build_filename (candidates[i], "pids.max", NULL);
+      g_autofree char *text = NULL;
+
+      if (access (procs, W_OK) != 0)
+        continue;
+      /* v1: the pids hierarchy's root has no pids.max, its children do. */
+      if (g_str_has_suffix (candidates[i], "/pids") && !g_file_test (max, G_FILE_TEST_EXISTS))
+        return g_strdup (candidates[i]);
+      if (g_file_get_contents (controllers, &text, NULL, NULL) && strstr (text, "pids") != NULL)
+        return g_strdup (candidates[i]);
+    }
+  return NULL;
+}
+
+static void
+write_cgroup_file (const char *dir,
+                   const char *name,
+                   const char *text)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0644,
+                                           &error));
+  g_assert_no_error (error);
+}
+
+NixExecTestPids *
+nix_exec_test_pids_enter (void)
+{
+  g_autofree char *hierarchy = find_pids_hierarchy ();
+  g_autofree char *self = g_strdup_printf ("%d", (int) getpid ());
+  NixExecTestPids *pids;
+
+  if (hierarchy == NULL)
+    return NULL;
+  pids = g_new0 (NixExecTestPids, 1);
+  pids->group = g_strdup_printf ("%s/nixexec-test-%d-%u", hierarchy, (int) getpid (),
+                                 g_random_int ());
+  pids->hierarchy = g_steal_pointer (&hierarchy);
+  g_assert_cmpint (g_mkdir (pids->group, 0755), ==, 0);
+  write_cgroup_file (pids->group, "cgroup.procs", self);
+  return pids;
+}
+
+void
+nix_exec_test_pids_limit (NixExecTestPids *pids,
+                          guint            extra)
+{
+  g_autofree char *path = g_build_filename (pids->group, "pids.current", NULL);
+  g_autofree char *text = NULL;
+  g_autofree char *max = NULL;
+
+  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  max = g_strdup_printf ("%" G_GUINT64_FORMAT, g_ascii_strtoull (text, NULL, 10) + extra);
+  write_cgroup_file (pids->group, "pids.max", max);
+}
+
+void
+nix_exec_test_pids_lift (NixExecTestPids *pids)
+{
+  write_cgroup_file (pids->group, "pids.max", "max");
+}
+
+void
+nix_exec_test_pids_leave (NixExecTestPids *pids)
+{
+  g_autofree char *procs_path = g_build_filename (pids->group, "cgroup.procs", NULL);
+  g_autofree char *procs = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  nix_exec_test_pids_lift (pids);
+  g_assert_true (g_file_get_contents (procs_path, &procs, NULL, NULL));
+  lines = g_strsplit (procs, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      write_cgroup_file (pids->hierarchy, "cgroup.procs", lines[i]);
+  g_assert_cmpint (g_rmdir (pids->group), ==, 0);
+  g_free (pids->hierarchy);
+  g_free (pids->group);
+  g_free (pids);
 }

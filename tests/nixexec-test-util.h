@@ -95,4 +95,21 @@ GPtrArray     *nix_exec_test_list_children     (void);
 /* How many child processes this process has, zombies included. */
 guint          nix_exec_test_count_children    (void);
 
+/* A pids cgroup (v1, or v2 with the pids controller) this process has
+ * moved itself into, to run out of processes on purpose: root bypasses
+ * RLIMIT_NPROC. */
+typedef struct _NixExecTestPids NixExecTestPids;
+
+/* Moves this process into a new pids cgroup, unlimited for now; NULL when
+ * there is no writable pids hierarchy (the caller skips). */
+NixExecTestPids *nix_exec_test_pids_enter      (void);
+/* Allows @extra processes (threads count) beyond those in the group now. */
+void           nix_exec_test_pids_limit        (NixExecTestPids *pids,
+                                                guint            extra);
+/* Lifts the limit. */
+void           nix_exec_test_pids_lift         (NixExecTestPids *pids);
+/* Moves every process of the group (this one, and what it started there)
+ * back to the hierarchy's root, removes the group and frees @pids. */
+void           nix_exec_test_pids_leave        (NixExecTestPids *pids);
+
 G_END_DECLS

@@ -222,7 +222,33 @@ def probe_write(input):
             for name, path in input["paths"].items()}
 
 
+def run_output(argv):
+    import subprocess
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise OSError("%s exited with %d: %s" % (argv[0], done.returncode, done.stderr.strip()))
+    return done.stdout.strip()
+
+
+def probe_identity(input):
+    import getpass
+    import grp
+    import pwd
+    return {
+        "getuser": attempt(getpass.getuser),
+        "expanduser": attempt(lambda: os.path.expanduser("~")),
+        "pw_name": attempt(lambda: pwd.getpwuid(os.getuid()).pw_name),
+        "pw_dir": attempt(lambda: pwd.getpwuid(os.getuid()).pw_dir),
+        "gr_name": attempt(lambda: grp.getgrgid(os.getgid()).gr_name),
+        "id_un": attempt(lambda: run_output(["id", "-un"])),
+        "id_gn": attempt(lambda: run_output(["id", "-gn"])),
+        "user": os.environ.get("USER"),
+        "logname": os.environ.get("LOGNAME"),
+    }
+
+
 PROBES = {
+    "identity": probe_identity,
     "secrets": probe_secrets,
     "writes": probe_writes,
     "network": probe_network,

@@ -109,99 +109,31 @@ assert_works (Fixture *fixture)
   g_assert_cmpint (json_node_get_int (output), ==, 99);
 }
 
-/* The pids cgroup (v1, or v2 with the pids controller) this process can
- * make children in, or NULL. */
-static char *
-find_pids_hierarchy (void)
-{
-  const char *candidates[] = { "/sys/fs/cgroup/pids", "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
-    {
-      g_autofree char *procs = g_build_filename (candidates[i], "cgroup.procs", NULL);
-      g_autofree char *controllers = g_build_filename (candidates[i], "cgroup.controllers", NULL);
-      g_autofree char *max = g_build_filename (candidates[i], "pids.max", NULL);
-      g_autofree char *text = NULL;
-
-      if (access (procs, W_OK) != 0)
-        continue;
-      /* v1: the pids hierarchy's root has no pids.max, its children do. */
-      if (g_str_has_suffix (candidates[i], "/pids") && !g_file_test (max, G_FILE_TEST_EXISTS))
-        return g_strdup (candidates[i]);
-      if (g_file_get_contents (controllers, &text, NULL, NULL) && strstr (text, "pids") != NULL)
-        return g_strdup (candidates[i]);
-    }
-  return NULL;
-}
-
-static void
-write_file (const char *dir,
-            const char *name,
-            const char *text)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autoptr(GError) error = NULL;
-
-  g_assert_true (g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_NONE, 0644,
-                                           &error));
-  g_assert_no_error (error);
-}
-
-static guint64
-read_number (const char *dir,
-             const char *name)
-{
-  g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autofree char *text = NULL;
-
-  g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
-  return g_ascii_strtoull (text, NULL, 10);
-}
-
 static void
 test_process_limit (Fixture       *fixture,
                     gconstpointer  user_data)
 {
-  g_autofree char *hierarchy = find_pids_hierarchy ();
-  g_autofree char *group = NULL;
-  g_autofree char *self = g_strdup_printf ("%d", (int) getpid ());
+  NixExecTestPids *pids = nix_exec_test_pids_enter ();
   guint refused = 0, i = 0;
 
-  if (hierarchy == NULL)
+  if (pids == NULL)
     {
       g_test_skip ("No writable pids cgroup to limit processes with");
       return;
     }
-  group = g_strdup_printf ("%s/nixexec-test-%d", hierarchy, (int) getpid ());
-  g_assert_cmpint (g_mkdir (group, 0755), ==, 0);
-  write_file (group, "cgroup.procs", self);
 
   /* From no new process at all to enough for a whole call. */
   for (guint extra = 0; extra <= 8; extra++)
     for (guint repeat = 0; repeat < 2; repeat++)
       {
-        g_autofree char *max = g_strdup_printf ("%" G_GUINT64_FORMAT,
-                                                read_number (group, "pids.current") + extra);
-
-        write_file (group, "pids.max", max);
+        nix_exec_test_pids_limit (pids, extra);
         if (!assert_clear_outcome (fixture, i++, "processes"))
           refused++;
-        write_file (group, "pids.max", "max");
+        nix_exec_test_pids_lift (pids);
       }
 
   /* This process, and the warm workers it started in the group. */
-  {
-    g_autofree char *procs_path = g_build_filename (group, "cgroup.procs", NULL);
-    g_autofree char *procs = NULL;
-    g_auto(GStrv) pids = NULL;
-
-    g_assert_true (g_file_get_contents (procs_path, &procs, NULL, NULL));
-    pids = g_strsplit (procs, "\n", -1);
-    for (guint p = 0; pids[p] != NULL; p++)
-      if (*pids[p] != '\0')
-        write_file (hierarchy, "cgroup.procs", pids[p]);
-  }
-  g_assert_cmpint (g_rmdir (group), ==, 0);
+  nix_exec_test_pids_leave (pids);
   g_assert_cmpuint (refused, >, 0);
   g_assert_cmpuint (refused, <, i);
   assert_works (fixture);

@@ -595,7 +595,8 @@ test_network (Fixture       *fixture,
     {
       const char *name = json_array_get_string_element (etc, i);
       const char *expected[] = {
-        "resolv.conf", "hosts", "nsswitch.conf", "ssl", "pki", "ca-certificates", "static", NULL
+        "resolv.conf", "hosts", "nsswitch.conf", "ssl", "pki", "ca-certificates", "static",
+        "passwd", "group", NULL
       };
 
       if (!g_strv_contains (expected, name))
@@ -717,7 +718,7 @@ test_environment (Fixture       *fixture,
   JsonObject *environ_;
   g_autoptr(GList) names = NULL;
   const char *allowed[] = {
-    "PATH", "LANG", "HOME", "PWD",
+    "PATH", "LANG", "HOME", "PWD", "USER", "LOGNAME",
     "SSL_CERT_FILE", "SSL_CERT_DIR", "NIX_SSL_CERT_FILE", "REQUESTS_CA_BUNDLE",
     "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS", NULL
   };
@@ -1037,6 +1038,57 @@ out:
 }
 
 static void
+test_identity (Fixture       *fixture,
+               gconstpointer  user_data)
+{
+  g_autoptr(JsonNode) confined = NULL;
+  g_autoptr(JsonNode) unconfined = NULL;
+  g_autoptr(JsonNode) with_network = NULL;
+  g_autoptr(NixExecEffectSet) network = nix_exec_effect_set_new ();
+  JsonObject *report;
+  const char *nobody[] = { "getuser", "pw_name", "id_un" };
+  struct passwd *self = getpwuid (getuid ());
+
+  g_test_summary ("A stage has a name: USER, LOGNAME and the sandbox's own /etc/passwd and "
+                  "/etc/group say uid and gid 65534 are nobody and nogroup, at home in /work");
+
+  confined = run_probe (fixture, TRUE, NULL, probe_input ("identity"));
+  if (confined == NULL)
+    return;
+  report = report_of (confined);
+  for (guint i = 0; i < G_N_ELEMENTS (nobody); i++)
+    {
+      assert_allowed (report, nobody[i]);
+      g_assert_cmpstr (attempt_value_string (report, nobody[i]), ==, "nobody");
+    }
+  assert_allowed (report, "expanduser");
+  g_assert_cmpstr (attempt_value_string (report, "expanduser"), ==, "/work");
+  assert_allowed (report, "pw_dir");
+  g_assert_cmpstr (attempt_value_string (report, "pw_dir"), ==, "/work");
+  assert_allowed (report, "gr_name");
+  g_assert_cmpstr (attempt_value_string (report, "gr_name"), ==, "nogroup");
+  assert_allowed (report, "id_gn");
+  g_assert_cmpstr (attempt_value_string (report, "id_gn"), ==, "nogroup");
+  g_assert_cmpstr (json_object_get_string_member (report, "user"), ==, "nobody");
+  g_assert_cmpstr (json_object_get_string_member (report, "logname"), ==, "nobody");
+
+  /* With Network too, whose /etc holds the host's nsswitch.conf. */
+  nix_exec_effect_set_add (network, NIX_EXEC_EFFECT_KIND_NETWORK);
+  with_network = run_probe (fixture, TRUE, network, probe_input ("identity"));
+  assert_allowed (report_of (with_network), "id_un");
+  g_assert_cmpstr (attempt_value_string (report_of (with_network), "id_un"), ==, "nobody");
+
+  /* Control: unconfined, the stage is who the application is. */
+  unconfined = run_probe (fixture, FALSE, NULL, probe_input ("identity"));
+  report = report_of (unconfined);
+  if (self != NULL)
+    {
+      assert_allowed (report, "pw_name");
+      g_assert_cmpstr (attempt_value_string (report, "pw_name"), ==, self->pw_name);
+    }
+}
+
+static void
 test_hidden_host_paths (Fixture       *fixture,
                         gconstpointer  user_data)
 {
@@ -1047,7 +1099,7 @@ test_hidden_host_paths (Fixture       *fixture,
   JsonArray *scripts;
   JsonArray *root;
   const char *expected_root[] = {
-    "bin", "dev", "lib", "lib32", "lib64", "nix", "proc", "run", "tmp", "usr", "work", NULL
+    "bin", "dev", "etc", "lib", "lib32", "lib64", "nix", "proc", "run", "tmp", "usr", "work", NULL
   };
 
   g_test_summary ("A stage sees neither the script cache nor the nix daemon socket, "
@@ -1249,6 +1301,98 @@ test_path_validation (Fixture       *fixture,
 }
 
 static void
+test_host_only_paths (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autofree char *out = make_dir (fixture->area, "out");
+  g_autofree char *target = g_build_filename (out, "result.txt", NULL);
+  g_autofree char *data = make_dir (fixture->area, "data");
+  g_autofree char *data_file = make_file (data, "in.txt", "ordinary data");
+  g_autofree char *proc_link = g_build_filename (fixture->area, "link-to-proc-self", NULL);
+  g_autofree char *data_link = g_build_filename (fixture->area, "link-to-data", NULL);
+  g_autofree char *via_proc = g_build_filename (proc_link, "..", "..", data, NULL);
+  g_autofree char *via_link = g_build_filename (data_link, "in.txt", NULL);
+  const char *refused[][2] = {
+    { "FsRead", "/sys/kernel" },
+    { "FsRead", "/dev/shm" },
+    { "FsRead", "/run" },
+    { "FsWrite", "/nix/var/nix/db" },
+    { "FsRead", "/nix/var/nix/db" },
+  };
+
+  g_test_summary ("Declared paths that lead into the host's /proc, /sys, /dev, /nix/var or "
+                  "/run, through symbolic links too, fail with INVALID_EFFECTS and the stage "
+                  "does not run; ordinary paths and links to them still work");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  g_assert_cmpint (symlink ("/proc/self", proc_link), ==, 0);
+  g_assert_cmpint (symlink (data, data_link), ==, 0);
+
+  /* A link to /proc/self, and a path that only passes through it: the
+   * stage, which would write a file, does not run. */
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *declared = i == 0 ? proc_link : via_proc;
+      g_autoptr(NixExecEffectSet) effects = nix_exec_effect_set_new ();
+      g_autoptr(JsonNode) output = NULL;
+      g_autoptr(GError) error = NULL;
+      JsonObject *input = probe_input ("write");
+      JsonObject *paths = json_object_new ();
+
+      nix_exec_effect_set_add_fs_write (effects, out);
+      nix_exec_effect_set_add_fs_read (effects, declared);
+      json_object_set_string_member (paths, "in_dir", target);
+      json_object_set_object_member (input, "paths", paths);
+      json_object_set_string_member (input, "text", "the stage ran");
+      output = try_probe (fixture, TRUE, effects, input, &error);
+      g_assert_null (output);
+      g_test_message ("%s: %s", declared, error->message);
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS);
+      g_assert_nonnull (strstr (error->message, declared));
+      g_assert_nonnull (strstr (error->message, "inside /proc"));
+      g_assert_false (g_file_test (target, G_FILE_TEST_EXISTS));
+    }
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      NixExecEffectKind kind = g_str_equal (refused[i][0], "FsRead")
+                               ? NIX_EXEC_EFFECT_KIND_FS_READ : NIX_EXEC_EFFECT_KIND_FS_WRITE;
+      g_autoptr(GError) error = NULL;
+
+      if (!g_file_test (refused[i][1], G_FILE_TEST_EXISTS))
+        continue;
+      error = run_declaring (fixture, kind, refused[i][1]);
+      g_test_message ("%s %s: %s", refused[i][0], refused[i][1], error->message);
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS);
+      g_assert_nonnull (strstr (error->message, refused[i][1]));
+    }
+
+  /* Control: an ordinary directory, declared as it is and through a link,
+   * and a file through a link to its directory. */
+  {
+    const char *declared[] = { data, data_link, via_link };
+
+    for (guint i = 0; i < G_N_ELEMENTS (declared); i++)
+      {
+        g_autoptr(NixExecEffectSet) effects = nix_exec_effect_set_new ();
+        g_autoptr(JsonNode) output = NULL;
+        g_autofree char *read_path = i == 2 ? g_strdup (via_link)
+                                            : g_build_filename (declared[i], "in.txt", NULL);
+        JsonObject *input = probe_input ("read");
+        JsonObject *paths = json_object_new ();
+
+        nix_exec_effect_set_add_fs_read (effects, declared[i]);
+        json_object_set_string_member (paths, "file", read_path);
+        json_object_set_object_member (input, "paths", paths);
+        output = run_probe (fixture, TRUE, effects, input);
+        assert_allowed (report_of (output), "file");
+        g_assert_cmpstr (attempt_value_string (report_of (output), "file"), ==, "ordinary data");
+      }
+  }
+}
+
+static void
 test_extra_binds_refused (Fixture       *fixture,
                           gconstpointer  user_data)
 {
@@ -1416,6 +1560,108 @@ test_unavailable_auto_warns (Fixture       *fixture,
   assert_allowed (report_of (output), "home_secret");
 }
 
+/* An AUTO executor with no warning expected: confined, or RESOURCE_LIMIT
+ * because the probe failed for now. Never unconfined. */
+static gboolean
+new_while_transient (Fixture          *fixture,
+                     NixExecIsolation  isolation,
+                     NixExecTestPids  *pids,
+                     guint             extra)
+{
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(GError) error = NULL;
+
+  /* Forget the answer of any earlier probe: this one runs under the limit. */
+  nix_exec_sandbox_set_bwrap_candidates_for_testing (NULL);
+  nix_exec_test_pids_limit (pids, extra);
+  executor = new_with (fixture, isolation, FALSE, &error);
+  nix_exec_test_pids_lift (pids);
+
+  if (executor != NULL)
+    {
+      g_assert_no_error (error);
+      g_assert_true (nix_exec_executor_get_isolation_active (executor));
+      return FALSE;
+    }
+  g_test_message ("%u more processes: %s", extra, error->message);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT);
+  g_assert_nonnull (strstr (error->message, "transient"));
+  return TRUE;
+}
+
+static void
+test_unavailable_transient (Fixture       *fixture,
+                            gconstpointer  user_data)
+{
+  g_autofree char *missing = g_build_filename (fixture->area, "nowhere", "bwrap", NULL);
+  g_autofree char *denied = make_fake_bwrap (fixture, "denied", denied_script, 0755);
+  g_autoptr(NixExecExecutor) executor = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) output = NULL;
+  NixExecTestPids *pids = NULL;
+
+  g_test_summary ("A probe that fails for a transient reason (out of processes) fails the "
+                  "executor with RESOURCE_LIMIT instead of running stages unconfined, is not "
+                  "kept, and the next executor is confined; a definite failure still degrades");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  g_clear_object (&fixture->confined);
+  pids = nix_exec_test_pids_enter ();
+  if (pids == NULL)
+    {
+      g_test_skip ("No writable pids cgroup to limit processes with");
+      return;
+    }
+
+  /* No process to spare: the probe cannot fork. One: it runs, but bwrap
+   * cannot clone the sandbox's first process. Two: it works. */
+  g_assert_true (new_while_transient (fixture, NIX_EXEC_ISOLATION_AUTO, pids, 0));
+  g_assert_true (new_while_transient (fixture, NIX_EXEC_ISOLATION_AUTO, pids, 1));
+  g_assert_true (new_while_transient (fixture, NIX_EXEC_ISOLATION_BWRAP, pids, 0));
+  for (guint extra = 2; extra <= 4; extra++)
+    new_while_transient (fixture, NIX_EXEC_ISOLATION_AUTO, pids, extra);
+
+  /* The failures were not kept: with the limit lifted (and the probe not
+   * forgotten this time), an AUTO executor probes again and confines. */
+  nix_exec_sandbox_set_bwrap_candidates_for_testing (NULL);
+  nix_exec_test_pids_limit (pids, 0);
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_RESOURCE_LIMIT);
+  g_clear_error (&error);
+  nix_exec_test_pids_lift (pids);
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (nix_exec_executor_get_isolation_active (executor));
+  fixture->confined = g_steal_pointer (&executor);
+  output = run_probe (fixture, TRUE, NULL, secrets_input ());
+  assert_blocked (report_of (output), "home_secret");
+  g_clear_pointer (&output, json_node_unref);
+  g_clear_object (&fixture->confined);
+
+  /* Control: a definite failure under the very same limit — no bwrap, so
+   * nothing to fork — degrades AUTO as documented. */
+  use_candidates (missing, NULL);
+  nix_exec_test_pids_limit (pids, 0);
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*WITHOUT isolation*");
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_test_assert_expected_messages ();
+  nix_exec_test_pids_lift (pids);
+  g_assert_no_error (error);
+  g_assert_false (nix_exec_executor_get_isolation_active (executor));
+  g_clear_object (&executor);
+
+  /* And a bwrap that runs and is refused namespaces, without a limit. */
+  use_candidates (denied, NULL);
+  g_test_expect_message ("NixExec", G_LOG_LEVEL_WARNING, "*WITHOUT isolation*");
+  executor = new_with (fixture, NIX_EXEC_ISOLATION_AUTO, FALSE, &error);
+  g_test_assert_expected_messages ();
+  g_assert_no_error (error);
+  g_assert_false (nix_exec_executor_get_isolation_active (executor));
+
+  nix_exec_test_pids_leave (pids);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1458,6 +1704,7 @@ main (int   argc,
   ADD ("pid", test_pid);
   ADD ("environment", test_environment);
   ADD ("work", test_work);
+  ADD ("identity", test_identity);
   ADD ("no-grandchild", test_no_grandchild);
   ADD ("no-grandchild-after-cancel", test_no_grandchild_after_cancel);
   ADD ("no-grandchild-after-timeout", test_no_grandchild_after_timeout);
@@ -1466,10 +1713,12 @@ main (int   argc,
   ADD ("fs-read-declared", test_fs_read_declared);
   ADD ("fs-write-declared", test_fs_write_declared);
   ADD ("path-validation", test_path_validation);
+  ADD ("host-only-paths", test_host_only_paths);
   ADD ("extra-binds-refused", test_extra_binds_refused);
   ADD ("unavailable/bwrap-mode", test_unavailable_bwrap_mode);
   ADD ("unavailable/require-isolation", test_unavailable_require_isolation);
   ADD ("unavailable/auto-warns", test_unavailable_auto_warns);
+  ADD ("unavailable/transient", test_unavailable_transient);
 #undef ADD
 
   g_test_summary ("A stage under the default policy cannot escape its sandbox");
