@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -32,6 +33,7 @@
 #include <glib/gstdio.h>
 
 #include "nixexec-sandbox-private.h"
+#include "nixexec-seccomp-private.h"
 #include "nixexec-test-util.h"
 
 /* Set up by main() before anything reads HOME. */
@@ -1416,6 +1418,316 @@ test_unavailable_auto_warns (Fixture       *fixture,
   assert_allowed (report_of (output), "home_secret");
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* The seccomp filter (nixexec-seccomp.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One family of the filter's blocklist: the probe makes each call with
+ * arguments that fail harmlessly when the call is let through (see
+ * SYSCALLS in sandbox-probe.py). Confined, a refused call fails with
+ * @errnum; unconfined (the control), the same call must get another
+ * outcome, which shows the kernel was reached and would have answered the
+ * stage too without the filter. The @allowed calls are neighbours the
+ * filter must not refuse: the same outcome confined as unconfined.
+ */
+typedef struct
+{
+  const char         *summary;
+  int                 errnum;
+  const char * const *refused;
+  const char * const *allowed;
+} SyscallFamily;
+
+static const char * const ioctl_refused[] = {
+  "ioctl_tiocsti", "ioctl_tiocsti_high_bits", "ioctl_tioclinux", NULL };
+static const char * const ioctl_allowed[] = { "ioctl_tcgets", NULL };
+static const SyscallFamily ioctl_family = {
+  "ioctl TIOCSTI and TIOCLINUX are refused, also with high bits set in the request; "
+  "other ioctls are not", EPERM, ioctl_refused, ioctl_allowed };
+
+static const char * const mount_refused[] = {
+  "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+  "fsconfig", "fsmount", "fspick", "mount_setattr", NULL };
+static const SyscallFamily mount_family = {
+  "mount, umount2, pivot_root, chroot and the new mount API are refused",
+  EPERM, mount_refused, NULL };
+
+static const char * const namespaces_refused[] = {
+  "unshare", "setns", "clone_newns", "clone_newcgroup", "clone_newuts", "clone_newipc",
+  "clone_newuser", "clone_newpid", "clone_newnet", NULL };
+static const char * const namespaces_allowed[] = { "clone_no_namespace", NULL };
+static const SyscallFamily namespaces_family = {
+  "unshare, setns and clone with a namespace flag are refused; clone without one is not",
+  EPERM, namespaces_refused, namespaces_allowed };
+
+static const char * const clone3_refused[] = { "clone3", NULL };
+static const SyscallFamily clone3_family = {
+  "clone3 fails with ENOSYS, so that glibc falls back to clone",
+  ENOSYS, clone3_refused, NULL };
+
+static const char * const keyring_refused[] = { "keyctl", "add_key", "request_key", NULL };
+static const SyscallFamily keyring_family = {
+  "The kernel keyring (keyctl, add_key, request_key) is refused",
+  EPERM, keyring_refused, NULL };
+
+static const char * const debugging_refused[] = {
+  "ptrace", "perf_event_open", "bpf", "userfaultfd", NULL };
+static const SyscallFamily debugging_family = {
+  "ptrace, perf_event_open, bpf and userfaultfd are refused",
+  EPERM, debugging_refused, NULL };
+
+static const char * const personality_refused[] = { "personality_query", NULL };
+static const char * const personality_allowed[] = { "personality_linux", NULL };
+static const SyscallFamily personality_family = {
+  "personality is refused but for PER_LINUX", EPERM, personality_refused, personality_allowed };
+
+static const char * const host_refused[] = {
+  "kexec_load", "kexec_file_load", "syslog", "acct", "quotactl", "init_module",
+  "finit_module", "delete_module", "reboot", "swapon", "swapoff", "settimeofday",
+  "clock_settime", "uselib", "modify_ldt", "move_pages", "migrate_pages", "nfsservctl", NULL };
+static const SyscallFamily host_family = {
+  "The kernel log, obsolete calls, other processes' memory and the host's "
+  "administration (modules, kexec, reboot, swap, clocks, accounting, quotas) are refused",
+  EPERM, host_refused, NULL };
+
+static JsonObject *
+syscalls_input (const SyscallFamily *family)
+{
+  JsonObject *input = probe_input ("syscalls");
+  JsonArray *calls = json_array_new ();
+
+  for (guint i = 0; family->refused[i] != NULL; i++)
+    json_array_add_string_element (calls, family->refused[i]);
+  for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
+    json_array_add_string_element (calls, family->allowed[i]);
+  json_object_set_array_member (input, "calls", calls);
+  return input;
+}
+
+static gint64
+call_errno (JsonObject *report,
+            const char *name)
+{
+  JsonObject *call = json_object_get_object_member (report, name);
+
+  g_assert_nonnull (call);
+  return json_object_get_int_member (call, "errno");
+}
+
+/* FALSE (and the case skipped) where the probe has no system call numbers. */
+static gboolean
+probe_knows_arch (JsonObject *report)
+{
+  const char *arch = json_object_get_string_member (report, "arch");
+
+  if (g_strcmp0 (arch, "x86_64") == 0)
+    return TRUE;
+  g_test_skip_printf ("The probe knows x86_64's system call numbers, not %s's", arch);
+  return FALSE;
+}
+
+static void
+assert_family_confined (JsonObject          *report,
+                        const SyscallFamily *family)
+{
+  for (guint i = 0; family->refused[i] != NULL; i++)
+    {
+      gint64 got = call_errno (report, family->refused[i]);
+
+      if (got != family->errnum)
+        g_error ("Confined, %s failed with %s, not %s: the seccomp filter let it through",
+                 family->refused[i], g_strerror (got), g_strerror (family->errnum));
+    }
+  for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
+    g_assert_cmpint (call_errno (report, family->allowed[i]), !=, family->errnum);
+}
+
+static void
+test_seccomp_family (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  const SyscallFamily *family = user_data;
+  g_autoptr(JsonNode) confined = NULL;
+  g_autoptr(JsonNode) unconfined = NULL;
+  JsonObject *report;
+  JsonObject *control;
+
+  g_test_summary (family->summary);
+
+  confined = run_probe (fixture, TRUE, NULL, syscalls_input (family));
+  if (confined == NULL)
+    return;
+  report = report_of (confined);
+  if (!probe_knows_arch (report))
+    return;
+  assert_family_confined (report, family);
+
+  /* Control: without the filter, every call reaches the kernel, which
+   * answers otherwise. */
+  unconfined = run_probe (fixture, FALSE, NULL, syscalls_input (family));
+  control = report_of (unconfined);
+  for (guint i = 0; family->refused[i] != NULL; i++)
+    {
+      gint64 got = call_errno (control, family->refused[i]);
+
+      if (got == family->errnum)
+        g_error ("Unconfined, %s failed with %s too: the probe does not show the filter",
+                 family->refused[i], g_strerror (got));
+    }
+  for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
+    g_assert_cmpint (call_errno (control, family->allowed[i]), ==,
+                     call_errno (report, family->allowed[i]));
+}
+
+static JsonObject *
+abi_input (void)
+{
+  JsonObject *input = probe_input ("syscalls");
+  JsonArray *calls = json_array_new ();
+
+  json_array_add_string_element (calls, "i386_getpid");
+  json_array_add_string_element (calls, "x32_getpid");
+  json_array_add_string_element (calls, "fork");
+  json_object_set_array_member (input, "calls", calls);
+  return input;
+}
+
+static void
+test_seccomp_other_abis (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_autoptr(JsonNode) confined = NULL;
+  g_autoptr(JsonNode) unconfined = NULL;
+  JsonObject *report;
+  JsonObject *control;
+  JsonObject *i386;
+
+  g_test_summary ("System calls through another ABI (i386's int 0x80, x32) fail with EPERM; "
+                  "native ones, fork among them, work");
+
+  confined = run_probe (fixture, TRUE, NULL, abi_input ());
+  if (confined == NULL)
+    return;
+  report = report_of (confined);
+  if (!probe_knows_arch (report))
+    return;
+  i386 = json_object_get_object_member (report, "i386_getpid");
+  g_assert_false (json_object_has_member (i386, "signal"));
+  g_assert_cmpint (json_object_get_int_member (i386, "value"), ==, -EPERM);
+  g_assert_cmpint (call_errno (report, "x32_getpid"), ==, EPERM);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (report, "fork"),
+                                               "value"), ==, 7);
+
+  /* Control: unconfined, int 0x80 gets the pid (unless this kernel has
+   * no i386 emulation: then the child dies, and only x32 shows the
+   * filter), and x32 anything but EPERM (ENOSYS where x32 is off). */
+  unconfined = run_probe (fixture, FALSE, NULL, abi_input ());
+  control = report_of (unconfined);
+  i386 = json_object_get_object_member (control, "i386_getpid");
+  if (json_object_has_member (i386, "signal"))
+    g_test_message ("No i386 emulation on this kernel: int 0x80 killed the control");
+  else
+    g_assert_cmpint (json_object_get_int_member (i386, "value"), >, 0);
+  g_assert_cmpint (call_errno (control, "x32_getpid"), !=, EPERM);
+}
+
+static void
+test_seccomp_warm_worker (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autoptr(NixExecConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A warm worker's stage runs under the seccomp filter too, fresh and reused");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  g_clear_object (&fixture->confined);
+  config = sandbox_config_new (fixture, NIX_EXEC_ISOLATION_AUTO);
+  nix_exec_config_set_isolation (config, NIX_EXEC_ISOLATION_AUTO);
+  nix_exec_config_set_keep_alive_secs (config, 60);
+  fixture->confined = nix_exec_executor_new (config, &error);
+  g_assert_no_error (error);
+
+  /* One stage, called twice: the second call is the reused worker's. */
+  for (guint call = 0; call < 2; call++)
+    {
+      g_autoptr(JsonNode) confined = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(JsonNode) node = NULL;
+      JsonObject *report;
+
+      if (call == 0)
+        nix_exec_test_register (fixture->confined, "warm-probe", "python", probe_code);
+      node = json_node_init_object (json_node_alloc (), syscalls_input (&namespaces_family));
+      json_object_unref (json_node_get_object (node));
+      nix_exec_executor_execute_async (fixture->confined, "warm-probe", node, NULL,
+                                       nix_exec_test_on_done, &result);
+      nix_exec_test_wait (&result);
+      confined = nix_exec_executor_execute_finish (fixture->confined, result, &error);
+      g_assert_no_error (error);
+      report = report_of (confined);
+      if (!probe_knows_arch (report))
+        return;
+      assert_family_confined (report, &namespaces_family);
+    }
+}
+
+static void
+test_seccomp_unavailable (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) output = NULL;
+
+  g_test_summary ("A seccomp filter that cannot be built fails the call with "
+                  "ISOLATION_UNAVAILABLE; the stage never runs without it");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  nix_exec_seccomp_set_broken_for_testing (TRUE);
+  output = try_probe (fixture, TRUE, NULL, probe_input ("secrets"), &error);
+  nix_exec_seccomp_set_broken_for_testing (FALSE);
+  g_assert_null (output);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "seccomp"));
+
+  /* And once it can, the next call runs. */
+  g_clear_error (&error);
+  output = try_probe (fixture, TRUE, NULL, probe_input ("secrets"), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (output);
+}
+
+static void
+test_seccomp_program (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) first = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GBytes) fresh = NULL;
+  gsize size;
+
+  g_test_summary ("The filter is built once per process: a BPF program of whole instructions");
+
+  first = nix_exec_seccomp_get_program (&error);
+  g_assert_no_error (error);
+  again = nix_exec_seccomp_get_program (&error);
+  g_assert_no_error (error);
+  g_assert_true (first == again);
+  size = g_bytes_get_size (first);
+  /* struct sock_filter is 8 bytes; the blocklist takes dozens. */
+  g_assert_cmpuint (size % 8, ==, 0);
+  g_assert_cmpuint (size / 8, >, 50);
+
+  fresh = nix_exec_seccomp_build_program (&error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (first, fresh));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1470,7 +1782,28 @@ main (int   argc,
   ADD ("unavailable/bwrap-mode", test_unavailable_bwrap_mode);
   ADD ("unavailable/require-isolation", test_unavailable_require_isolation);
   ADD ("unavailable/auto-warns", test_unavailable_auto_warns);
+  ADD ("unavailable/seccomp", test_seccomp_unavailable);
 #undef ADD
+
+#define ADD_FAMILY(path, family) \
+  g_test_add ("/nixexec/sandbox/seccomp/" path, Fixture, &family, fixture_set_up, \
+              test_seccomp_family, fixture_tear_down)
+
+  ADD_FAMILY ("ioctl", ioctl_family);
+  ADD_FAMILY ("mount", mount_family);
+  ADD_FAMILY ("namespaces", namespaces_family);
+  ADD_FAMILY ("clone3", clone3_family);
+  ADD_FAMILY ("keyring", keyring_family);
+  ADD_FAMILY ("debugging", debugging_family);
+  ADD_FAMILY ("personality", personality_family);
+  ADD_FAMILY ("host", host_family);
+#undef ADD_FAMILY
+  g_test_add ("/nixexec/sandbox/seccomp/other-abis", Fixture, NULL, fixture_set_up,
+              test_seccomp_other_abis, fixture_tear_down);
+  g_test_add ("/nixexec/sandbox/seccomp/warm-worker", Fixture, NULL, fixture_set_up,
+              test_seccomp_warm_worker, fixture_tear_down);
+  g_test_add ("/nixexec/sandbox/seccomp/program", Fixture, NULL, fixture_set_up,
+              test_seccomp_program, fixture_tear_down);
 
   g_test_summary ("A stage under the default policy cannot escape its sandbox");
   status = g_test_run ();
