@@ -24,7 +24,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -1528,18 +1531,24 @@ probe_knows_arch (JsonObject *report)
   return FALSE;
 }
 
+/* Every call the filter let through, in one message. */
 static void
 assert_family_confined (JsonObject          *report,
                         const SyscallFamily *family)
 {
+  g_autoptr(GString) through = g_string_new (NULL);
+
   for (guint i = 0; family->refused[i] != NULL; i++)
     {
       gint64 got = call_errno (report, family->refused[i]);
 
       if (got != family->errnum)
-        g_error ("Confined, %s failed with %s, not %s: the seccomp filter let it through",
-                 family->refused[i], g_strerror (got), g_strerror (family->errnum));
+        g_string_append_printf (through, " %s (%s)", family->refused[i],
+                                got == 0 ? "succeeded" : g_strerror (got));
     }
+  if (through->len > 0)
+    g_error ("The seccomp filter let these through, instead of %s:%s",
+             g_strerror (family->errnum), through->str);
   for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
     g_assert_cmpint (call_errno (report, family->allowed[i]), !=, family->errnum);
 }
@@ -1579,6 +1588,110 @@ test_seccomp_family (Fixture       *fixture,
   for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
     g_assert_cmpint (call_errno (control, family->allowed[i]), ==,
                      call_errno (report, family->allowed[i]));
+}
+
+
+/* Installs the filter of @user_data (a struct sock_fprog) on the child, as
+ * bwrap does before exec. */
+static void
+install_filter (gpointer user_data)
+{
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, user_data) != 0)
+    _exit (99);
+}
+
+/* The probe's syscalls report, from the host's python3 run directly,
+ * with the filter (@prog) or without. */
+static JsonObject *
+run_host_probe (const SyscallFamily * const *families,
+                struct sock_fprog           *prog)
+{
+  g_autoptr(GString) calls = g_string_new ("[");
+  g_autofree char *probe_path = g_test_build_filename (G_TEST_DIST, "sandbox-probe.py", NULL);
+  g_autofree char *script = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  int status = -1;
+
+  for (guint f = 0; families[f] != NULL; f++)
+    {
+      for (guint i = 0; families[f]->refused[i] != NULL; i++)
+        g_string_append_printf (calls, "%s\"%s\"", calls->len > 1 ? "," : "", families[f]->refused[i]);
+      for (guint i = 0; families[f]->allowed != NULL && families[f]->allowed[i] != NULL; i++)
+        g_string_append_printf (calls, ",\"%s\"", families[f]->allowed[i]);
+    }
+  g_string_append (calls, "]");
+  script = g_strdup_printf ("import importlib.util, json, sys\n"
+                            "spec = importlib.util.spec_from_file_location('probe', sys.argv[1])\n"
+                            "probe = importlib.util.module_from_spec(spec)\n"
+                            "spec.loader.exec_module(probe)\n"
+                            "print(json.dumps(probe.probe_syscalls({'calls': %s})))\n",
+                            calls->str);
+  {
+    const char *argv[] = { "/usr/bin/python3", "-c", script, probe_path, NULL };
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                  prog != NULL ? install_filter : NULL, prog, &out, NULL, &status, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  g_test_message ("%s: %s", prog != NULL ? "filtered" : "unfiltered", out);
+  node = json_from_string (out, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (node));
+}
+
+static void
+test_seccomp_filter_as_root (Fixture       *fixture,
+                             gconstpointer  user_data)
+{
+  const SyscallFamily * const families[] = {
+    &ioctl_family, &mount_family, &namespaces_family, &clone3_family, &keyring_family,
+    &debugging_family, &personality_family, &host_family, NULL };
+  g_autoptr(GBytes) program = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) filtered = NULL;
+  g_autoptr(JsonObject) unfiltered = NULL;
+  struct sock_fprog prog;
+  gsize size;
+
+  g_test_summary ("The filter itself refuses every call of its blocklist, also those that "
+                  "inside bwrap fail for want of a capability anyway: as root, on the host");
+
+  if (!is_root ())
+    {
+      g_test_skip ("Needs root: without capabilities, the kernel refuses some calls itself");
+      return;
+    }
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("No /usr/bin/python3");
+      return;
+    }
+
+  program = nix_exec_seccomp_get_program (&error);
+  g_assert_no_error (error);
+  prog.filter = (struct sock_filter *) g_bytes_get_data (program, &size);
+  prog.len = size / sizeof (struct sock_filter);
+
+  filtered = run_host_probe (families, &prog);
+  unfiltered = run_host_probe (families, NULL);
+  if (!probe_knows_arch (filtered))
+    return;
+  for (guint f = 0; families[f] != NULL; f++)
+    {
+      g_autoptr(GString) same = g_string_new (NULL);
+
+      assert_family_confined (filtered, families[f]);
+      for (guint i = 0; families[f]->refused[i] != NULL; i++)
+        if (call_errno (unfiltered, families[f]->refused[i]) == families[f]->errnum)
+          g_string_append_printf (same, " %s", families[f]->refused[i]);
+      if (same->len > 0)
+        g_error ("Unfiltered, as root, these failed with %s too:%s",
+                 g_strerror (families[f]->errnum), same->str);
+    }
 }
 
 static JsonObject *
@@ -1802,6 +1915,8 @@ main (int   argc,
               test_seccomp_other_abis, fixture_tear_down);
   g_test_add ("/nixexec/sandbox/seccomp/warm-worker", Fixture, NULL, fixture_set_up,
               test_seccomp_warm_worker, fixture_tear_down);
+  g_test_add ("/nixexec/sandbox/seccomp/filter-as-root", Fixture, NULL, fixture_set_up,
+              test_seccomp_filter_as_root, fixture_tear_down);
   g_test_add ("/nixexec/sandbox/seccomp/program", Fixture, NULL, fixture_set_up,
               test_seccomp_program, fixture_tear_down);
 
