@@ -67,6 +67,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (NixExecChildResult, nix_exec_child_result_free)
 /*
  * @fd3_data: when not NULL, the child's fd 3 is a file holding these bytes,
  * read from the start (bwrap's --args).
+ * @fd5_data: likewise for fd 5 (NIX_EXEC_SECCOMP_FD, bwrap's --seccomp).
  * @timeout_ms: 0 for no deadline. Failures: G_SPAWN_ERROR / G_IO_ERROR from
  * spawning, NIX_EXEC_ERROR_TIMED_OUT, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
  * G_IO_ERROR_CANCELLED. A non-zero exit is not an error here.
@@ -76,6 +77,7 @@ void                nix_exec_child_run_async   (const char * const  *argv,
                                                 NixExecChildFlags    flags,
                                                 GBytes              *input,
                                                 GBytes              *fd3_data,
+                                                GBytes              *fd5_data,
                                                 guint64              max_stdout_bytes,
                                                 guint64              max_stderr_bytes,
                                                 guint                timeout_ms,

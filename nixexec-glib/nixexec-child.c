@@ -55,6 +55,7 @@
 #include "nixexec-error.h"
 #include "nixexec-json-private.h"
 #include "nixexec-orphans-private.h"
+#include "nixexec-seccomp-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
 #define PIPE_GRACE_MS    1000
@@ -66,7 +67,7 @@
 #define NAMESPACE_POLL_MS  2
 #define INFO_MAX_BYTES     4096
 /* What one run may hold at once, at most (see check_descriptors). */
-#define DESCRIPTORS_PER_RUN 16
+#define DESCRIPTORS_PER_RUN 17
 
 typedef struct
 {
@@ -743,6 +744,7 @@ nix_exec_child_run_async (const char * const  *argv,
                           NixExecChildFlags    flags,
                           GBytes              *input,
                           GBytes              *fd3_data,
+                          GBytes              *fd5_data,
                           guint64              max_stdout_bytes,
                           guint64              max_stderr_bytes,
                           guint                timeout_ms,
@@ -757,6 +759,7 @@ nix_exec_child_run_async (const char * const  *argv,
   const char *identifier;
   int input_fd;
   int fd3 = -1;
+  int fd5 = -1;
   int info_pipe[2] = { -1, -1 };
   g_autoptr(GInputStream) info_stream = NULL;
 
@@ -811,11 +814,27 @@ nix_exec_child_run_async (const char * const  *argv,
         }
     }
 
+  if (fd5_data != NULL)
+    {
+      fd5 = input_memfd_new (fd5_data, &error);
+      if (fd5 < 0)
+        {
+          close (input_fd);
+          if (fd3 >= 0)
+            close (fd3);
+          g_task_return_error (task, g_steal_pointer (&error));
+          g_object_unref (task);
+          return;
+        }
+    }
+
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE |
                                         G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_subprocess_launcher_take_stdin_fd (launcher, input_fd);
   if (fd3 >= 0)
     g_subprocess_launcher_take_fd (launcher, fd3, 3);
+  if (fd5 >= 0)
+    g_subprocess_launcher_take_fd (launcher, fd5, NIX_EXEC_SECCOMP_FD);
 
   if ((flags & NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE) != 0)
     {

@@ -250,19 +250,22 @@ on_worker_call_done (GObject      *object,
 
 /* The command of the stage's process: the one place it is built, for
  * one-shot runs and warm workers alike. Unconfined, `<interpreter>
- * <script>`; with isolation active, bwrap, with *out_options for its fd 3
- * and an empty environment. A warm worker gets one more argument. */
+ * <script>`; with isolation active, bwrap, with *out_options for its fd 3,
+ * *out_seccomp (the filter) for its fd 5 and an empty environment. A warm
+ * worker gets one more argument. */
 static gboolean
 stage_command (Run      *run,
                gboolean  worker,
                GStrv    *out_argv,
                GBytes  **out_options,
+               GBytes  **out_seccomp,
                GError  **error)
 {
   NixExecRunEnv *env = run->env;
   NixExecLanguage language = run->prepared->language;
   g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
   g_autoptr(GBytes) options = NULL;
+  g_autoptr(GBytes) seccomp = NULL;
 
   if (env->isolation_active)
     {
@@ -281,7 +284,7 @@ stage_command (Run      *run,
       plan.cache_dir = nix_exec_config_get_cache_dir (env->config);
       plan.host_environ = (const char * const *) host_environ;
 
-      if (!nix_exec_sandbox_build_command (&plan, &argv, &options, error))
+      if (!nix_exec_sandbox_build_command (&plan, &argv, &options, &seccomp, error))
         {
           g_prefix_error (error, "Stage “%s”: ", run->prepared->id);
           return FALSE;
@@ -300,6 +303,7 @@ stage_command (Run      *run,
     g_strv_builder_add (builder, NIX_EXEC_WORKER_ARG);
   *out_argv = g_strv_builder_end (builder);
   *out_options = g_steal_pointer (&options);
+  *out_seccomp = g_steal_pointer (&seccomp);
   return TRUE;
 }
 
@@ -323,6 +327,7 @@ acquire_worker (Run     *run,
   g_autofree char *key = worker_key (run);
   g_auto(GStrv) argv = NULL;
   g_autoptr(GBytes) options = NULL;
+  g_autoptr(GBytes) seccomp = NULL;
   const char * const no_environ[] = { NULL };
   NixExecWorker *worker;
 
@@ -335,11 +340,12 @@ acquire_worker (Run     *run,
   if (!nix_exec_pool_make_room (run->env->pool))
     return NULL;
 
-  if (!stage_command (run, TRUE, &argv, &options, error))
+  if (!stage_command (run, TRUE, &argv, &options, &seccomp, error))
     return NULL;
   /* Sandboxed, bwrap starts with an empty environment, as one-shot. */
   worker = nix_exec_worker_spawn ((const char * const *) argv,
-                                  run->sandboxed ? no_environ : NULL, options, error);
+                                  run->sandboxed ? no_environ : NULL, options, seccomp,
+                                  error);
   if (worker != NULL)
     nix_exec_pool_add (run->env->pool, key, worker);
   return worker;
@@ -352,6 +358,7 @@ run_stage (Run *run)
   g_autoptr(GError) error = NULL;
   g_auto(GStrv) argv = NULL;
   g_autoptr(GBytes) bwrap_options = NULL;
+  g_autoptr(GBytes) bwrap_seccomp = NULL;
   const char * const no_environ[] = { NULL };
   int stage_keep_alive = nix_exec_stage_get_keep_alive_secs (run->prepared->stage);
   guint timeout_secs = nix_exec_config_get_timeout_secs (config);
@@ -390,7 +397,7 @@ run_stage (Run *run)
       /* Every worker is busy and the pool is full: run this call alone. */
     }
 
-  if (!stage_command (run, FALSE, &argv, &bwrap_options, &error))
+  if (!stage_command (run, FALSE, &argv, &bwrap_options, &bwrap_seccomp, &error))
     {
       run_finish (run, g_steal_pointer (&error));
       return;
@@ -402,7 +409,7 @@ run_stage (Run *run)
                             run->sandboxed ? no_environ : NULL,
                             run->sandboxed ? NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE
                                            : NIX_EXEC_CHILD_FLAGS_NONE,
-                            run->input, bwrap_options,
+                            run->input, bwrap_options, bwrap_seccomp,
                             nix_exec_config_get_max_output_bytes (config),
                             nix_exec_config_get_max_stderr_bytes (config),
                             timeout_ms, run->cancellable, on_child_done, run);

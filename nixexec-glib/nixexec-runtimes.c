@@ -822,7 +822,7 @@ operation_run_nix (Operation    *operation,
 {
   g_debug ("Running %s for %s", argv[0], operation->what);
   nix_exec_child_run_async ((const char * const *) argv, NULL, NIX_EXEC_CHILD_FLAGS_NONE,
-                            NULL, NULL,
+                            NULL, NULL, NULL,
                             NIX_MAX_STDOUT_BYTES, NIX_MAX_STDERR_BYTES, 0,
                             operation->cancellable,
                             operation->kind == OPERATION_LOCK ? on_metadata_done : on_build_done,

@@ -56,14 +56,17 @@ typedef struct
  * `bwrap --args 3 -- <interpreter> <script>`, and *out_options the
  * NUL-separated options bwrap must find on fd 3. Run it with
  * NIX_EXEC_CHILD_FLAGS_PID_NAMESPACE: the options hold --info-fd
- * NIX_EXEC_CHILD_INFO_FD. Fails with
- * NIX_EXEC_ERROR_INVALID_EFFECTS (a declared path that cannot be granted)
- * or NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE (an extra bind that must not be).
+ * NIX_EXEC_CHILD_INFO_FD. *out_seccomp is the compiled seccomp filter
+ * bwrap must find on NIX_EXEC_SECCOMP_FD (the options say --seccomp).
+ * Fails with NIX_EXEC_ERROR_INVALID_EFFECTS (a declared path that cannot be
+ * granted) or NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE (an extra bind that
+ * must not be, or a seccomp filter that could not be built).
  * The child gets an empty environment: the stage's is set by bwrap.
  */
 gboolean     nix_exec_sandbox_build_command           (const NixExecSandboxPlan  *plan,
                                                        GStrv                     *out_argv,
                                                        GBytes                   **out_options,
+                                                       GBytes                   **out_seccomp,
                                                        GError                   **error);
 
 /* Refuses extra read-only binds that would expose the home directory, the

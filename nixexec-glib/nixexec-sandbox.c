@@ -24,7 +24,8 @@
  * run unconfined. The next probe tries again.
  *
  * The policy. Every stage gets fresh user, pid, ipc, uts, mount, cgroup and
- * network namespaces, uid/gid 65534, no capabilities, a new session,
+ * network namespaces, uid/gid 65534, no capabilities, a new session, the
+ * seccomp filter of nixexec-seccomp.c,
  * --die-with-parent, a root that is an empty tmpfs remounted read-only once
  * built, a new /proc and a minimal /dev, private tmpfs /tmp and /work (the
  * working directory and HOME), /nix/store (the directory of the resolved
@@ -76,6 +77,7 @@
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-sandbox-private.h"
+#include "nixexec-seccomp-private.h"
 #include "nixexec-wrapper-private.h"
 
 #define PROBE_TIMEOUT_SECS  10
@@ -731,6 +733,7 @@ gboolean
 nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
                                 GStrv                     *out_argv,
                                 GBytes                   **out_options,
+                                GBytes                   **out_seccomp,
                                 GError                   **error)
 {
   g_autoptr(GStrvBuilder) argv = g_strv_builder_new ();
@@ -743,6 +746,7 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
   g_autofree char *script_dest = NULL;
   g_autofree char *script_name = NULL;
   g_autofree char *interpreter = NULL;
+  g_autoptr(GBytes) seccomp = NULL;
   const char * const *paths;
   gboolean network;
 
@@ -753,8 +757,13 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
   g_return_val_if_fail (plan->interpreter != NULL, FALSE);
   g_return_val_if_fail (plan->script_path != NULL, FALSE);
   g_return_val_if_fail (plan->script_extension != NULL, FALSE);
-  g_return_val_if_fail (out_argv != NULL && out_options != NULL, FALSE);
+  g_return_val_if_fail (out_argv != NULL && out_options != NULL && out_seccomp != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* No stage runs sandboxed without its filter. */
+  seccomp = nix_exec_seccomp_get_program (error);
+  if (seccomp == NULL)
+    return FALSE;
 
   /* The directory of the runtime's store path: /nix/store, or the store
    * directory of a nix configured otherwise. */
@@ -833,6 +842,9 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
   /* Which process is the namespace's init, to wait for its end (see
    * nixexec-child.c). */
   g_strv_builder_add_many (argv, "--info-fd", G_STRINGIFY (NIX_EXEC_CHILD_INFO_FD), NULL);
+  /* The stage's seccomp filter, which bwrap installs right before exec
+   * (see nixexec-seccomp.c). */
+  g_strv_builder_add_many (argv, "--seccomp", G_STRINGIFY (NIX_EXEC_SECCOMP_FD), NULL);
   add_environment (argv, plan->host_environ);
 
   /* The root is an empty tmpfs of bwrap's; everything is built on it, then
@@ -881,6 +893,7 @@ nix_exec_sandbox_build_command (const NixExecSandboxPlan  *plan,
 
   *out_argv = g_strv_builder_end (argv);
   *out_options = g_byte_array_free_to_bytes (g_steal_pointer (&serialized));
+  *out_seccomp = g_steal_pointer (&seccomp);
   return TRUE;
 }
 

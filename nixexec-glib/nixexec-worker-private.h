@@ -24,10 +24,13 @@ typedef struct _NixExecWorker NixExecWorker;
 
 /* @envp: NULL to inherit ours. @fd3_data: when not NULL, the command is
  * bwrap (nixexec-sandbox.c): fd 3 is a file holding these bytes (its
- * options) and NIX_EXEC_CHILD_INFO_FD is /dev/null. */
+ * options) and NIX_EXEC_CHILD_INFO_FD is /dev/null. @fd5_data: when not
+ * NULL, NIX_EXEC_SECCOMP_FD is a file holding these bytes (bwrap's
+ * --seccomp). */
 NixExecWorker      *nix_exec_worker_spawn       (const char * const  *argv,
                                                  const char * const  *envp,
                                                  GBytes              *fd3_data,
+                                                 GBytes              *fd5_data,
                                                  GError             **error);
 NixExecWorker      *nix_exec_worker_ref         (NixExecWorker       *worker);
 void                nix_exec_worker_unref       (NixExecWorker       *worker);

@@ -72,6 +72,7 @@
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
 #include "nixexec-orphans-private.h"
+#include "nixexec-seccomp-private.h"
 #include "nixexec-worker-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
@@ -581,12 +582,13 @@ NixExecWorker *
 nix_exec_worker_spawn (const char * const  *argv,
                        const char * const  *envp,
                        GBytes              *fd3_data,
+                       GBytes              *fd5_data,
                        GError             **error)
 {
   g_autoptr(NixExecWorker) worker = NULL;
   int sv[2];
-  int source_fds[2] = { -1, -1 };
-  int target_fds[2] = { 3, NIX_EXEC_CHILD_INFO_FD };
+  int source_fds[3] = { -1, -1, -1 };
+  int target_fds[3] = { 3, NIX_EXEC_CHILD_INFO_FD, NIX_EXEC_SECCOMP_FD };
   int info_pipe[2] = { -1, -1 };
   gsize n_fds = 0;
   gboolean spawned;
@@ -614,6 +616,21 @@ nix_exec_worker_spawn (const char * const  *argv,
         }
       source_fds[1] = info_pipe[1];
       n_fds = 2;
+    }
+
+  if (fd5_data != NULL)
+    {
+      /* The fd arrays are paired by index: fd 5 comes after 3 and 4. */
+      g_return_val_if_fail (n_fds == 2, NULL);
+      source_fds[2] = data_memfd_new (fd5_data, error);
+      if (source_fds[2] < 0)
+        {
+          for (gsize i = 0; i < n_fds; i++)
+            close (source_fds[i]);
+          close (info_pipe[0]);
+          return NULL;
+        }
+      n_fds = 3;
     }
 
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)

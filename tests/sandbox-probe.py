@@ -5,9 +5,12 @@
 # escape to attempt. Every probe tries, reports what happened, and lets no
 # exception out: the test decides what must have failed.
 
+import ctypes
 import errno
 import fcntl
+import mmap
 import os
+import platform
 import signal
 import socket
 import termios
@@ -247,6 +250,143 @@ def probe_identity(input):
     }
 
 
+# The system calls the seccomp filter refuses, each made with arguments
+# that make it fail harmlessly, or do nothing, when it is not refused (the
+# tests run as root): invalid flags, a bad fd or NULL pointers, checked by
+# the kernel before anything happens. x86_64 numbers.
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C
+CLONE_THREAD = 0x00010000
+CLONE_FLAGS = {
+    "newns": 0x00020000,
+    "newcgroup": 0x02000000,
+    "newuts": 0x04000000,
+    "newipc": 0x08000000,
+    "newuser": 0x10000000,
+    "newpid": 0x20000000,
+    "newnet": 0x40000000,
+}
+
+
+def raw_syscall(nr, *args):
+    """0, or the errno the call failed with."""
+    ctypes.set_errno(0)
+    r = libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) for a in args])
+    return ctypes.get_errno() if r == -1 else 0
+
+
+SYSCALLS = {
+    # ioctl on a bad fd: EBADF, unless refused before the fd is looked at.
+    "ioctl_tiocsti": (16, -1, TIOCSTI, 0),
+    "ioctl_tiocsti_high_bits": (16, -1, TIOCSTI | (1 << 32), 0),
+    "ioctl_tioclinux": (16, -1, TIOCLINUX, 0),
+    "ioctl_tcgets": (16, -1, termios.TCGETS, 0),
+    "mount": (165, 0, 0, 0, 0, 0),
+    "umount2": (166, 0, 0xffffffff),
+    "pivot_root": (155, 0, 0),
+    "chroot": (161, 0),
+    "open_tree": (428, -1, 0, 0xffffffff),
+    "move_mount": (429, -1, 0, -1, 0, 0xffffffff),
+    "fsopen": (430, 0, 0xffffffff),
+    "fsconfig": (431, -1, 0xffff, 0, 0, 0),
+    "fsmount": (432, -1, 0xffffffff, 0),
+    "fspick": (433, -1, 0, 0xffffffff),
+    "mount_setattr": (442, -1, 0, 0xffffffff, 0, 0),
+    "unshare": (272, 0xffffffff),
+    "setns": (308, -1, 0),
+    # clone3 with a size of 0: EINVAL.
+    "clone3": (435, 0, 0),
+    "keyctl": (250, 0xffff, 0, 0, 0, 0),
+    "add_key": (248, 0, 0, 0, 0, 0),
+    "request_key": (249, 0, 0, 0, 0),
+    # PTRACE_PEEKDATA of pid 0, which no process is: ESRCH.
+    "ptrace": (101, 2, 0, 0, 0),
+    "perf_event_open": (298, 0, 0, -1, -1, 0),
+    "bpf": (321, 0xffff, 0, 0),
+    "userfaultfd": (323, 0xffffffff),
+    # personality(0xffffffff) only asks; personality(PER_LINUX) sets what
+    # the stage already is.
+    "personality_query": (135, 0xffffffff),
+    "personality_linux": (135, 0),
+    "kexec_load": (246, 0, 0xffff, 0, 0xffffffff),
+    "kexec_file_load": (320, -1, -1, 0, 0, 0xffffffff),
+    "syslog": (103, 0xffff, 0, 0),
+    # A filename at address 1: EFAULT, accounting untouched.
+    "acct": (163, 1),
+    "quotactl": (179, 0xffffffff, 0, 0, 0),
+    "init_module": (175, 0, 0, 0),
+    "finit_module": (313, -1, 0, 0xffffffff),
+    "delete_module": (176, 0, 0),
+    "reboot": (169, 0, 0, 0, 0),
+    "swapon": (167, 0, 0),
+    "swapoff": (168, 0),
+    # Neither a time nor a zone: settimeofday does nothing.
+    "settimeofday": (164, 0, 0),
+    "clock_settime": (227, 0xffff, 0),
+    "uselib": (134, 0),
+    "modify_ldt": (154, 0xffff, 0, 0),
+    "move_pages": (279, 0, 0, 0, 0, 0, 0),
+    "migrate_pages": (256, 0, 0, 0, 0),
+    "nfsservctl": (180, 0, 0, 0),
+}
+for _flag, _value in CLONE_FLAGS.items():
+    # CLONE_THREAD without CLONE_SIGHAND: EINVAL, before any process is made.
+    SYSCALLS["clone_" + _flag] = (56, _value | CLONE_THREAD, 0, 0, 0, 0)
+SYSCALLS["clone_no_namespace"] = (56, CLONE_THREAD, 0, 0, 0, 0)
+
+
+def i386_getpid():
+    """getpid through int 0x80, the i386 entry: its return, or -errno."""
+    code = bytes([0xb8, 20, 0, 0, 0,  # mov eax, 20 (getpid)
+                  0xcd, 0x80,         # int 0x80
+                  0xc3])              # ret
+    page = mmap.mmap(-1, mmap.PAGESIZE,
+                     prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
+    page.write(code)
+    address = ctypes.addressof(ctypes.c_char.from_buffer(page))
+    return ctypes.CFUNCTYPE(ctypes.c_int)(address)()
+
+
+def in_child(fn):
+    """fn() in a child process, which may crash: its result or its signal."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            os.write(w, str(fn()).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        return {"signal": os.WTERMSIG(status)}
+    return {"value": int(out)}
+
+
+def probe_syscalls(input):
+    if platform.machine() != "x86_64":
+        return {"arch": platform.machine()}
+    report = {"arch": "x86_64"}
+    for name in input["calls"]:
+        if name == "i386_getpid":
+            result = in_child(i386_getpid)
+            result["pid"] = os.getpid()
+            report[name] = result
+        elif name == "x32_getpid":
+            report[name] = {"errno": raw_syscall(0x40000000 | 39)}
+        elif name == "fork":
+            report[name] = in_child(lambda: 7)
+        else:
+            report[name] = {"errno": raw_syscall(*SYSCALLS[name])}
+    return report
+
+
 PROBES = {
     "identity": probe_identity,
     "secrets": probe_secrets,
@@ -262,6 +402,7 @@ PROBES = {
     "read": probe_read,
     "listdir": probe_listdir,
     "write": probe_write,
+    "syscalls": probe_syscalls,
 }
 
 

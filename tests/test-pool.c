@@ -39,7 +39,7 @@ spawn (const char *mode,
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  worker = nix_exec_worker_spawn ((const char * const *) argv->pdata, NULL, NULL, &error);
+  worker = nix_exec_worker_spawn ((const char * const *) argv->pdata, NULL, NULL, NULL, &error);
   g_assert_no_error (error);
   g_assert_nonnull (worker);
   return worker;

@@ -23,7 +23,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -32,6 +36,7 @@
 #include <glib/gstdio.h>
 
 #include "nixexec-sandbox-private.h"
+#include "nixexec-seccomp-private.h"
 #include "nixexec-test-util.h"
 
 /* Set up by main() before anything reads HOME. */
@@ -912,6 +917,8 @@ run_hanging_grandchild (Fixture     *fixture,
 
   output = nix_exec_executor_execute_finish (*slot, result, error);
   g_assert_null (output);
+  if (watch.seen == 0 && error != NULL && *error != NULL)
+    g_test_message ("The call ended before its escapee was seen: %s", (*error)->message);
   return watch.seen > 0;
 }
 
@@ -1662,6 +1669,426 @@ test_unavailable_transient (Fixture       *fixture,
   nix_exec_test_pids_leave (pids);
 }
 
+
+/* ------------------------------------------------------------------------ */
+/* The seccomp filter (nixexec-seccomp.c)                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One family of the filter's blocklist: the probe makes each call with
+ * arguments that fail harmlessly when the call is let through (see
+ * SYSCALLS in sandbox-probe.py). Confined, a refused call fails with
+ * @errnum; unconfined (the control), the same call must get another
+ * outcome, which shows the kernel was reached and would have answered the
+ * stage too without the filter. The @allowed calls are neighbours the
+ * filter must not refuse: the same outcome confined as unconfined.
+ */
+typedef struct
+{
+  const char         *summary;
+  int                 errnum;
+  const char * const *refused;
+  const char * const *allowed;
+} SyscallFamily;
+
+static const char * const ioctl_refused[] = {
+  "ioctl_tiocsti", "ioctl_tiocsti_high_bits", "ioctl_tioclinux", NULL };
+static const char * const ioctl_allowed[] = { "ioctl_tcgets", NULL };
+static const SyscallFamily ioctl_family = {
+  "ioctl TIOCSTI and TIOCLINUX are refused, also with high bits set in the request; "
+  "other ioctls are not", EPERM, ioctl_refused, ioctl_allowed };
+
+static const char * const mount_refused[] = {
+  "mount", "umount2", "pivot_root", "chroot", "open_tree", "move_mount", "fsopen",
+  "fsconfig", "fsmount", "fspick", "mount_setattr", NULL };
+static const SyscallFamily mount_family = {
+  "mount, umount2, pivot_root, chroot and the new mount API are refused",
+  EPERM, mount_refused, NULL };
+
+static const char * const namespaces_refused[] = {
+  "unshare", "setns", "clone_newns", "clone_newcgroup", "clone_newuts", "clone_newipc",
+  "clone_newuser", "clone_newpid", "clone_newnet", NULL };
+static const char * const namespaces_allowed[] = { "clone_no_namespace", NULL };
+static const SyscallFamily namespaces_family = {
+  "unshare, setns and clone with a namespace flag are refused; clone without one is not",
+  EPERM, namespaces_refused, namespaces_allowed };
+
+static const char * const clone3_refused[] = { "clone3", NULL };
+static const SyscallFamily clone3_family = {
+  "clone3 fails with ENOSYS, so that glibc falls back to clone",
+  ENOSYS, clone3_refused, NULL };
+
+static const char * const keyring_refused[] = { "keyctl", "add_key", "request_key", NULL };
+static const SyscallFamily keyring_family = {
+  "The kernel keyring (keyctl, add_key, request_key) is refused",
+  EPERM, keyring_refused, NULL };
+
+static const char * const debugging_refused[] = {
+  "ptrace", "perf_event_open", "bpf", "userfaultfd", NULL };
+static const SyscallFamily debugging_family = {
+  "ptrace, perf_event_open, bpf and userfaultfd are refused",
+  EPERM, debugging_refused, NULL };
+
+static const char * const personality_refused[] = { "personality_query", NULL };
+static const char * const personality_allowed[] = { "personality_linux", NULL };
+static const SyscallFamily personality_family = {
+  "personality is refused but for PER_LINUX", EPERM, personality_refused, personality_allowed };
+
+static const char * const host_refused[] = {
+  "kexec_load", "kexec_file_load", "syslog", "acct", "quotactl", "init_module",
+  "finit_module", "delete_module", "reboot", "swapon", "swapoff", "settimeofday",
+  "clock_settime", "uselib", "modify_ldt", "move_pages", "migrate_pages", "nfsservctl", NULL };
+static const SyscallFamily host_family = {
+  "The kernel log, obsolete calls, other processes' memory and the host's "
+  "administration (modules, kexec, reboot, swap, clocks, accounting, quotas) are refused",
+  EPERM, host_refused, NULL };
+
+static JsonObject *
+syscalls_input (const SyscallFamily *family)
+{
+  JsonObject *input = probe_input ("syscalls");
+  JsonArray *calls = json_array_new ();
+
+  for (guint i = 0; family->refused[i] != NULL; i++)
+    json_array_add_string_element (calls, family->refused[i]);
+  for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
+    json_array_add_string_element (calls, family->allowed[i]);
+  json_object_set_array_member (input, "calls", calls);
+  return input;
+}
+
+static gint64
+call_errno (JsonObject *report,
+            const char *name)
+{
+  JsonObject *call = json_object_get_object_member (report, name);
+
+  g_assert_nonnull (call);
+  return json_object_get_int_member (call, "errno");
+}
+
+/* FALSE (and the case skipped) where the probe has no system call numbers. */
+static gboolean
+probe_knows_arch (JsonObject *report)
+{
+  const char *arch = json_object_get_string_member (report, "arch");
+
+  if (g_strcmp0 (arch, "x86_64") == 0)
+    return TRUE;
+  g_test_skip_printf ("The probe knows x86_64's system call numbers, not %s's", arch);
+  return FALSE;
+}
+
+/* Every call the filter let through, in one message. */
+static void
+assert_family_confined (JsonObject          *report,
+                        const SyscallFamily *family)
+{
+  g_autoptr(GString) through = g_string_new (NULL);
+
+  for (guint i = 0; family->refused[i] != NULL; i++)
+    {
+      gint64 got = call_errno (report, family->refused[i]);
+
+      if (got != family->errnum)
+        g_string_append_printf (through, " %s (%s)", family->refused[i],
+                                got == 0 ? "succeeded" : g_strerror (got));
+    }
+  if (through->len > 0)
+    g_error ("The seccomp filter let these through, instead of %s:%s",
+             g_strerror (family->errnum), through->str);
+  for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
+    g_assert_cmpint (call_errno (report, family->allowed[i]), !=, family->errnum);
+}
+
+static void
+test_seccomp_family (Fixture       *fixture,
+                     gconstpointer  user_data)
+{
+  const SyscallFamily *family = user_data;
+  g_autoptr(JsonNode) confined = NULL;
+  g_autoptr(JsonNode) unconfined = NULL;
+  JsonObject *report;
+  JsonObject *control;
+
+  g_test_summary (family->summary);
+
+  confined = run_probe (fixture, TRUE, NULL, syscalls_input (family));
+  if (confined == NULL)
+    return;
+  report = report_of (confined);
+  if (!probe_knows_arch (report))
+    return;
+  assert_family_confined (report, family);
+
+  /* Control: without the filter, every call reaches the kernel, which
+   * answers otherwise. */
+  unconfined = run_probe (fixture, FALSE, NULL, syscalls_input (family));
+  control = report_of (unconfined);
+  for (guint i = 0; family->refused[i] != NULL; i++)
+    {
+      gint64 got = call_errno (control, family->refused[i]);
+
+      if (got == family->errnum)
+        g_error ("Unconfined, %s failed with %s too: the probe does not show the filter",
+                 family->refused[i], g_strerror (got));
+    }
+  for (guint i = 0; family->allowed != NULL && family->allowed[i] != NULL; i++)
+    g_assert_cmpint (call_errno (control, family->allowed[i]), ==,
+                     call_errno (report, family->allowed[i]));
+}
+
+
+/* Installs the filter of @user_data (a struct sock_fprog) on the child, as
+ * bwrap does before exec. */
+static void
+install_filter (gpointer user_data)
+{
+  if (prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl (PR_SET_SECCOMP, SECCOMP_MODE_FILTER, user_data) != 0)
+    _exit (99);
+}
+
+/* The probe's syscalls report, from the host's python3 run directly,
+ * with the filter (@prog) or without. */
+static JsonObject *
+run_host_probe (const SyscallFamily * const *families,
+                struct sock_fprog           *prog)
+{
+  g_autoptr(GString) calls = g_string_new ("[");
+  g_autofree char *probe_path = g_test_build_filename (G_TEST_DIST, "sandbox-probe.py", NULL);
+  g_autofree char *script = NULL;
+  g_autofree char *out = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  int status = -1;
+
+  for (guint f = 0; families[f] != NULL; f++)
+    {
+      for (guint i = 0; families[f]->refused[i] != NULL; i++)
+        g_string_append_printf (calls, "%s\"%s\"", calls->len > 1 ? "," : "", families[f]->refused[i]);
+      for (guint i = 0; families[f]->allowed != NULL && families[f]->allowed[i] != NULL; i++)
+        g_string_append_printf (calls, ",\"%s\"", families[f]->allowed[i]);
+    }
+  g_string_append (calls, "]");
+  script = g_strdup_printf ("import importlib.util, json, sys\n"
+                            "spec = importlib.util.spec_from_file_location('probe', sys.argv[1])\n"
+                            "probe = importlib.util.module_from_spec(spec)\n"
+                            "spec.loader.exec_module(probe)\n"
+                            "print(json.dumps(probe.probe_syscalls({'calls': %s})))\n",
+                            calls->str);
+  {
+    const char *argv[] = { "/usr/bin/python3", "-c", script, probe_path, NULL };
+
+    g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDERR_TO_DEV_NULL,
+                  prog != NULL ? install_filter : NULL, prog, &out, NULL, &status, &error);
+  }
+  g_assert_no_error (error);
+  g_assert_cmpint (status, ==, 0);
+  g_test_message ("%s: %s", prog != NULL ? "filtered" : "unfiltered", out);
+  node = json_from_string (out, &error);
+  g_assert_no_error (error);
+  return json_object_ref (json_node_get_object (node));
+}
+
+static void
+test_seccomp_filter_as_root (Fixture       *fixture,
+                             gconstpointer  user_data)
+{
+  const SyscallFamily * const families[] = {
+    &ioctl_family, &mount_family, &namespaces_family, &clone3_family, &keyring_family,
+    &debugging_family, &personality_family, &host_family, NULL };
+  g_autoptr(GBytes) program = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonObject) filtered = NULL;
+  g_autoptr(JsonObject) unfiltered = NULL;
+  struct sock_fprog prog;
+  gsize size;
+
+  g_test_summary ("The filter itself refuses every call of its blocklist, also those that "
+                  "inside bwrap fail for want of a capability anyway: as root, on the host");
+
+  if (!is_root ())
+    {
+      g_test_skip ("Needs root: without capabilities, the kernel refuses some calls itself");
+      return;
+    }
+  if (!g_file_test ("/usr/bin/python3", G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("No /usr/bin/python3");
+      return;
+    }
+
+  program = nix_exec_seccomp_get_program (&error);
+  g_assert_no_error (error);
+  prog.filter = (struct sock_filter *) g_bytes_get_data (program, &size);
+  prog.len = size / sizeof (struct sock_filter);
+
+  filtered = run_host_probe (families, &prog);
+  unfiltered = run_host_probe (families, NULL);
+  if (!probe_knows_arch (filtered))
+    return;
+  for (guint f = 0; families[f] != NULL; f++)
+    {
+      g_autoptr(GString) same = g_string_new (NULL);
+
+      assert_family_confined (filtered, families[f]);
+      for (guint i = 0; families[f]->refused[i] != NULL; i++)
+        if (call_errno (unfiltered, families[f]->refused[i]) == families[f]->errnum)
+          g_string_append_printf (same, " %s", families[f]->refused[i]);
+      if (same->len > 0)
+        g_error ("Unfiltered, as root, these failed with %s too:%s",
+                 g_strerror (families[f]->errnum), same->str);
+    }
+}
+
+static JsonObject *
+abi_input (void)
+{
+  JsonObject *input = probe_input ("syscalls");
+  JsonArray *calls = json_array_new ();
+
+  json_array_add_string_element (calls, "i386_getpid");
+  json_array_add_string_element (calls, "x32_getpid");
+  json_array_add_string_element (calls, "fork");
+  json_object_set_array_member (input, "calls", calls);
+  return input;
+}
+
+static void
+test_seccomp_other_abis (Fixture       *fixture,
+                         gconstpointer  user_data)
+{
+  g_autoptr(JsonNode) confined = NULL;
+  g_autoptr(JsonNode) unconfined = NULL;
+  JsonObject *report;
+  JsonObject *control;
+  JsonObject *i386;
+
+  g_test_summary ("System calls through another ABI (i386's int 0x80, x32) fail with EPERM; "
+                  "native ones, fork among them, work");
+
+  confined = run_probe (fixture, TRUE, NULL, abi_input ());
+  if (confined == NULL)
+    return;
+  report = report_of (confined);
+  if (!probe_knows_arch (report))
+    return;
+  i386 = json_object_get_object_member (report, "i386_getpid");
+  g_assert_false (json_object_has_member (i386, "signal"));
+  g_assert_cmpint (json_object_get_int_member (i386, "value"), ==, -EPERM);
+  g_assert_cmpint (call_errno (report, "x32_getpid"), ==, EPERM);
+  g_assert_cmpint (json_object_get_int_member (json_object_get_object_member (report, "fork"),
+                                               "value"), ==, 7);
+
+  /* Control: unconfined, int 0x80 gets the pid (unless this kernel has
+   * no i386 emulation: then the child dies, and only x32 shows the
+   * filter), and x32 anything but EPERM (ENOSYS where x32 is off). */
+  unconfined = run_probe (fixture, FALSE, NULL, abi_input ());
+  control = report_of (unconfined);
+  i386 = json_object_get_object_member (control, "i386_getpid");
+  if (json_object_has_member (i386, "signal"))
+    g_test_message ("No i386 emulation on this kernel: int 0x80 killed the control");
+  else
+    g_assert_cmpint (json_object_get_int_member (i386, "value"), >, 0);
+  g_assert_cmpint (call_errno (control, "x32_getpid"), !=, EPERM);
+}
+
+static void
+test_seccomp_warm_worker (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autoptr(NixExecConfig) config = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A warm worker's stage runs under the seccomp filter too, fresh and reused");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  g_clear_object (&fixture->confined);
+  config = sandbox_config_new (fixture, NIX_EXEC_ISOLATION_AUTO);
+  nix_exec_config_set_isolation (config, NIX_EXEC_ISOLATION_AUTO);
+  nix_exec_config_set_keep_alive_secs (config, 60);
+  fixture->confined = nix_exec_executor_new (config, &error);
+  g_assert_no_error (error);
+
+  /* One stage, called twice: the second call is the reused worker's. */
+  for (guint call = 0; call < 2; call++)
+    {
+      g_autoptr(JsonNode) confined = NULL;
+      g_autoptr(GAsyncResult) result = NULL;
+      g_autoptr(JsonNode) node = NULL;
+      JsonObject *report;
+
+      if (call == 0)
+        nix_exec_test_register (fixture->confined, "warm-probe", "python", probe_code);
+      node = json_node_init_object (json_node_alloc (), syscalls_input (&namespaces_family));
+      json_object_unref (json_node_get_object (node));
+      nix_exec_executor_execute_async (fixture->confined, "warm-probe", node, NULL,
+                                       nix_exec_test_on_done, &result);
+      nix_exec_test_wait (&result);
+      confined = nix_exec_executor_execute_finish (fixture->confined, result, &error);
+      g_assert_no_error (error);
+      report = report_of (confined);
+      if (!probe_knows_arch (report))
+        return;
+      assert_family_confined (report, &namespaces_family);
+    }
+}
+
+static void
+test_seccomp_unavailable (Fixture       *fixture,
+                          gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) output = NULL;
+
+  g_test_summary ("A seccomp filter that cannot be built fails the call with "
+                  "ISOLATION_UNAVAILABLE; the stage never runs without it");
+
+  if (get_executor (fixture, TRUE) == NULL)
+    return;
+  nix_exec_seccomp_set_broken_for_testing (TRUE);
+  output = try_probe (fixture, TRUE, NULL, probe_input ("secrets"), &error);
+  nix_exec_seccomp_set_broken_for_testing (FALSE);
+  g_assert_null (output);
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_ISOLATION_UNAVAILABLE);
+  g_assert_nonnull (strstr (error->message, "seccomp"));
+
+  /* And once it can, the next call runs. */
+  g_clear_error (&error);
+  output = try_probe (fixture, TRUE, NULL, probe_input ("secrets"), &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (output);
+}
+
+static void
+test_seccomp_program (Fixture       *fixture,
+                      gconstpointer  user_data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) first = NULL;
+  g_autoptr(GBytes) again = NULL;
+  g_autoptr(GBytes) fresh = NULL;
+  gsize size;
+
+  g_test_summary ("The filter is built once per process: a BPF program of whole instructions");
+
+  first = nix_exec_seccomp_get_program (&error);
+  g_assert_no_error (error);
+  again = nix_exec_seccomp_get_program (&error);
+  g_assert_no_error (error);
+  g_assert_true (first == again);
+  size = g_bytes_get_size (first);
+  /* struct sock_filter is 8 bytes; the blocklist takes dozens. */
+  g_assert_cmpuint (size % 8, ==, 0);
+  g_assert_cmpuint (size / 8, >, 50);
+
+  fresh = nix_exec_seccomp_build_program (&error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (first, fresh));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -1719,7 +2146,30 @@ main (int   argc,
   ADD ("unavailable/require-isolation", test_unavailable_require_isolation);
   ADD ("unavailable/auto-warns", test_unavailable_auto_warns);
   ADD ("unavailable/transient", test_unavailable_transient);
+  ADD ("unavailable/seccomp", test_seccomp_unavailable);
 #undef ADD
+
+#define ADD_FAMILY(path, family) \
+  g_test_add ("/nixexec/sandbox/seccomp/" path, Fixture, &family, fixture_set_up, \
+              test_seccomp_family, fixture_tear_down)
+
+  ADD_FAMILY ("ioctl", ioctl_family);
+  ADD_FAMILY ("mount", mount_family);
+  ADD_FAMILY ("namespaces", namespaces_family);
+  ADD_FAMILY ("clone3", clone3_family);
+  ADD_FAMILY ("keyring", keyring_family);
+  ADD_FAMILY ("debugging", debugging_family);
+  ADD_FAMILY ("personality", personality_family);
+  ADD_FAMILY ("host", host_family);
+#undef ADD_FAMILY
+  g_test_add ("/nixexec/sandbox/seccomp/other-abis", Fixture, NULL, fixture_set_up,
+              test_seccomp_other_abis, fixture_tear_down);
+  g_test_add ("/nixexec/sandbox/seccomp/warm-worker", Fixture, NULL, fixture_set_up,
+              test_seccomp_warm_worker, fixture_tear_down);
+  g_test_add ("/nixexec/sandbox/seccomp/filter-as-root", Fixture, NULL, fixture_set_up,
+              test_seccomp_filter_as_root, fixture_tear_down);
+  g_test_add ("/nixexec/sandbox/seccomp/program", Fixture, NULL, fixture_set_up,
+              test_seccomp_program, fixture_tear_down);
 
   g_test_summary ("A stage under the default policy cannot escape its sandbox");
   status = g_test_run ();
