@@ -294,6 +294,7 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
   g_autofree char *contents = NULL;
   gsize length;
   JsonObject *root, *runtimes;
+  JsonNode *runtimes_node;  /* borrowed from root; node owns the document */
   const char *flake, *system;
 
   if (!g_file_get_contents (path, &contents, &length, &local_error))
@@ -327,10 +328,10 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
       return invalid_lock (error, path, what);
     }
 
-  node = json_object_get_member (root, "runtimes");
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+  runtimes_node = json_object_get_member (root, "runtimes");
+  if (runtimes_node == NULL || !JSON_NODE_HOLDS_OBJECT (runtimes_node))
     return invalid_lock (error, path, "“runtimes” is not an object");
-  runtimes = json_node_get_object (node);
+  runtimes = json_node_get_object (runtimes_node);
 
   pinned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   members = json_object_get_members (runtimes);
