@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+
+#include <glib/gstdio.h>
+
+#include "fuzz-util.h"
+
+static char *private_dir;
+static GHashTable *paths; /* name → path, owned */
+
+static void
+remove_private_dir (void)
+{
+  g_autoptr(GDir) dir = NULL;
+  const char *name;
+
+  if (private_dir == NULL)
+    return;
+  /* Flat: the targets make no directories, and the library only writes
+   * files beside the ones they name (temporary files, locks). */
+  dir = g_dir_open (private_dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (private_dir, name, NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (private_dir);
+  g_clear_pointer (&private_dir, g_free);
+  g_clear_pointer (&paths, g_hash_table_unref);
+}
+
+int
+LLVMFuzzerInitialize (int    *argc,
+                      char ***argv)
+{
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  return 0;
+}
+
+const char *
+nix_exec_fuzz_path (const char *name)
+{
+  const char *path;
+
+  if (private_dir == NULL)
+    {
+      g_autoptr(GError) error = NULL;
+
+      private_dir = g_dir_make_tmp ("nixexec-fuzz-XXXXXX", &error);
+      if (private_dir == NULL)
+        g_error ("No private directory for the fuzz target: %s", error->message);
+      paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      atexit (remove_private_dir);
+    }
+
+  path = g_hash_table_lookup (paths, name);
+  if (path == NULL)
+    {
+      char *built = g_build_filename (private_dir, name, NULL);
+
+      g_hash_table_insert (paths, g_strdup (name), built);
+      path = built;
+    }
+  return path;
+}
+
+void
+nix_exec_fuzz_write (const char    *path,
+                     const uint8_t *data,
+                     size_t         size)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (!g_file_set_contents_full (path, (const char *) data, size, G_FILE_SET_CONTENTS_NONE,
+                                 0600, &error))
+    g_error ("Could not write %s: %s", path, error->message);
+}
