@@ -433,6 +433,39 @@ test_lock_file_read_back (void)
   nix_exec_test_rm_rf (dir);
 }
 
+static void
+test_lock_file_wrong_types (void)
+{
+  static const char * const cases[] = {
+    "{\"version\": {}, \"flake\": \"path:/x\", \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+    "{\"version\": 1, \"flake\": [], \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+    "{\"version\": 1, \"flake\": {\"url\": \"path:/x\"}, \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+    "{\"version\": 1, \"flake\": \"path:/x\", \"system\": [\"@SYSTEM@\"], \"runtimes\": {}}",
+    "{\"version\": [1], \"flake\": null, \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+  };
+  g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-lock");
+  g_autofree char *path = g_build_filename (dir, "runtimes.lock.json", NULL);
+  g_autoptr(NixExecConfig) config = nix_exec_config_new ();
+
+  g_test_summary ("Members of a lock file that are objects or arrays where a value belongs "
+                  "make it invalid, without a critical from json-glib (found by tests/fuzz).");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(NixExecRuntimes) runtimes = nix_exec_runtimes_new (NULL, config);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GString) text = g_string_new (cases[i]);
+
+      g_string_replace (text, "@SYSTEM@", nix_exec_runtimes_get_system (), 0);
+      g_assert_true (g_file_set_contents (path, text->str, -1, NULL));
+      g_assert_false (nix_exec_runtimes_load_lock (runtimes, path, &error));
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_LOCK_FILE);
+      g_assert_null (nix_exec_runtimes_dup_locked_url (runtimes));
+    }
+
+  nix_exec_test_rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -453,6 +486,7 @@ main (int   argc,
   ADD ("host-runtimes-are-explicit", test_host_runtimes_are_explicit);
 #undef ADD
   g_test_add_func ("/nixexec/pinning/lock-file-read-back", test_lock_file_read_back);
+  g_test_add_func ("/nixexec/pinning/lock-file-wrong-types", test_lock_file_wrong_types);
 
   g_test_summary ("Runtimes stay pinned, lock files reproduce them, results carry provenance");
   return g_test_run ();
