@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -30,11 +33,28 @@ remove_private_dir (void)
   g_clear_pointer (&paths, g_hash_table_unref);
 }
 
+/* Aborts on errors, criticals and warnings: GLib's own fatal path raises
+ * SIGTRAP, which libFuzzer does not catch, so the input would be lost. */
+static GLogWriterOutput
+abort_on_warnings (GLogLevelFlags   log_level,
+                   const GLogField *fields,
+                   gsize            n_fields,
+                   gpointer         user_data)
+{
+  /* Without the fatal flag, or the default writer would trap itself. */
+  GLogWriterOutput output = g_log_writer_default (log_level & ~G_LOG_FLAG_FATAL, fields, n_fields,
+                                                  user_data);
+
+  if (log_level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    abort ();
+  return output;
+}
+
 int
 LLVMFuzzerInitialize (int    *argc,
                       char ***argv)
 {
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING);
+  g_log_set_writer_func (abort_on_warnings, NULL, NULL);
   return 0;
 }
 
@@ -70,9 +90,23 @@ nix_exec_fuzz_write (const char    *path,
                      const uint8_t *data,
                      size_t         size)
 {
-  g_autoptr(GError) error = NULL;
+  /* Not g_file_set_contents_full (…, G_FILE_SET_CONTENTS_NONE, …): GLib
+   * 2.74 writes over the file there without truncating it, so a shorter
+   * input kept the end of the one before. */
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  size_t written = 0;
 
-  if (!g_file_set_contents_full (path, (const char *) data, size, G_FILE_SET_CONTENTS_NONE,
-                                 0600, &error))
-    g_error ("Could not write %s: %s", path, error->message);
+  if (fd < 0)
+    g_error ("Could not open %s: %s", path, g_strerror (errno));
+  while (written < size)
+    {
+      ssize_t n = write (fd, data + written, size - written);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        g_error ("Could not write %s: %s", path, g_strerror (errno));
+      written += n;
+    }
+  close (fd);
 }

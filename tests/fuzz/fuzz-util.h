@@ -10,8 +10,8 @@ G_BEGIN_DECLS
 
 /*
  * What the fuzz targets share (see README.md here). fuzz-util.c defines
- * LLVMFuzzerInitialize: GLib criticals and warnings abort, so that a broken
- * precondition inside the library is a finding like a crash.
+ * LLVMFuzzerInitialize: GLib errors, criticals and warnings abort, so that
+ * a broken precondition inside the library is a finding like a crash.
  */
 
 /* The entry point every target defines. */
