@@ -427,6 +427,15 @@ parse_entry (NixExecEffectSet  *self,
                        payload_node == NULL ? "none" : describe_node (payload_node));
           return FALSE;
         }
+      /* A node built by json-glib's own parser or by hand may hold any
+       * bytes; the set could not be written as JSON. */
+      if (!g_utf8_validate (json_node_get_string (payload_node), -1, NULL))
+        {
+          g_set_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS,
+                       "effects[%u]: the “%s” of a “%s” effect is not valid UTF-8",
+                       index, payload_member, name);
+          return FALSE;
+        }
       add_entry (self, kind, json_node_get_string (payload_node), 0);
       break;
 

@@ -210,8 +210,15 @@ read_string (Reader *reader)
         case 't': g_string_append_c (out, '\t'); continue;
         case 'u': break;
         default:
-          fail (reader, reader->p - 2, "An unknown escape “\\%c” in a string", reader->p[-1]);
-          return NULL;
+          {
+            /* Not the byte itself: it may be a control character or start
+             * a UTF-8 sequence, and the message must be valid UTF-8. */
+            g_autofree char *found = describe (reader, reader->p - 1);
+
+            fail (reader, reader->p - 2, "An unknown escape in a string: a backslash before %s",
+                  found);
+            return NULL;
+          }
         }
 
       {
@@ -503,14 +510,13 @@ nix_exec_json_read (const char  *text,
                     gsize        length,
                     GError     **error)
 {
-  Reader reader = { text, text + length, text, error };
+  /* Never NULL + 0, which is undefined: an empty GBytes gives NULL. */
+  const char *start = text != NULL ? text : "";
+  Reader reader = { start, start + length, start, error };
   g_autoptr(JsonNode) node = NULL;
 
   g_return_val_if_fail (text != NULL || length == 0, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (text == NULL)
-    reader.text = reader.end = reader.p = "";
 
   if (!read_value (&reader, 0, &node))
     return NULL;

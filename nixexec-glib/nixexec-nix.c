@@ -136,6 +136,7 @@ nix_exec_nix_parse_build_output (const char  *json,
   g_autoptr(GError) local_error = NULL;
   g_autoptr(JsonNode) root = nix_exec_json_read (json, length, &local_error);
   JsonArray *builds;
+  JsonNode *member;
   JsonObject *first;
   JsonObject *outputs;
   const char *out;
@@ -156,11 +157,13 @@ nix_exec_nix_parse_build_output (const char  *json,
       return NULL;
     }
 
-  first = json_array_get_object_element (builds, 0);
-  outputs = first != NULL && json_object_has_member (first, "outputs")
-            ? json_object_get_object_member (first, "outputs") : NULL;
-  out = outputs != NULL && json_object_has_member (outputs, "out")
-        ? json_object_get_string_member (outputs, "out") : NULL;
+  /* Not json-glib's typed getters: they are critical about other types. */
+  member = json_array_get_element (builds, 0);
+  first = JSON_NODE_HOLDS_OBJECT (member) ? json_node_get_object (member) : NULL;
+  member = first != NULL ? json_object_get_member (first, "outputs") : NULL;
+  outputs = member != NULL && JSON_NODE_HOLDS_OBJECT (member) ? json_node_get_object (member) : NULL;
+  member = outputs != NULL ? json_object_get_member (outputs, "out") : NULL;
+  out = member != NULL && JSON_NODE_HOLDS_VALUE (member) ? json_node_get_string (member) : NULL;
 
   if (out == NULL || !g_str_has_prefix (out, "/"))
     {

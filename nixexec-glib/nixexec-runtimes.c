@@ -282,6 +282,17 @@ invalid_lock (GError     **error,
   return FALSE;
 }
 
+/* @name of @object when it is a value: json-glib's
+ * json_object_get_*_member_with_default() are critical about the others. */
+static JsonNode *
+value_member (JsonObject *object,
+              const char *name)
+{
+  JsonNode *node = json_object_get_member (object, name);
+
+  return node != NULL && JSON_NODE_HOLDS_VALUE (node) ? node : NULL;
+}
+
 gboolean
 nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
                              const char       *path,
@@ -294,6 +305,8 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
   g_autofree char *contents = NULL;
   gsize length;
   JsonObject *root, *runtimes;
+  JsonNode *runtimes_node;  /* borrowed from root; node owns the document */
+  JsonNode *version_node, *flake_node, *system_node;
   const char *flake, *system;
 
   if (!g_file_get_contents (path, &contents, &length, &local_error))
@@ -309,11 +322,14 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
     return invalid_lock (error, path, "it is not a JSON object");
   root = json_node_get_object (node);
 
-  if (json_object_get_int_member_with_default (root, "version", 0) != LOCK_VERSION)
+  version_node = value_member (root, "version");
+  if (version_node == NULL || json_node_get_int (version_node) != LOCK_VERSION)
     return invalid_lock (error, path, "“version” is not 1");
 
-  flake = json_object_get_string_member_with_default (root, "flake", NULL);
-  system = json_object_get_string_member_with_default (root, "system", NULL);
+  flake_node = value_member (root, "flake");
+  system_node = value_member (root, "system");
+  flake = flake_node != NULL ? json_node_get_string (flake_node) : NULL;
+  system = system_node != NULL ? json_node_get_string (system_node) : NULL;
   if (flake == NULL || *flake == '\0')
     return invalid_lock (error, path, "“flake” (the locked flake URL) is missing");
   if (*flake == '-')
@@ -327,10 +343,10 @@ nix_exec_runtimes_load_lock (NixExecRuntimes  *self,
       return invalid_lock (error, path, what);
     }
 
-  node = json_object_get_member (root, "runtimes");
-  if (node == NULL || !JSON_NODE_HOLDS_OBJECT (node))
+  runtimes_node = json_object_get_member (root, "runtimes");
+  if (runtimes_node == NULL || !JSON_NODE_HOLDS_OBJECT (runtimes_node))
     return invalid_lock (error, path, "“runtimes” is not an object");
-  runtimes = json_node_get_object (node);
+  runtimes = json_node_get_object (runtimes_node);
 
   pinned = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   members = json_object_get_members (runtimes);

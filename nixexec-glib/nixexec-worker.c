@@ -71,12 +71,13 @@
 
 #include "nixexec-child-private.h"
 #include "nixexec-error.h"
+#include "nixexec-frame-private.h"
 #include "nixexec-orphans-private.h"
 #include "nixexec-seccomp-private.h"
 #include "nixexec-worker-private.h"
 
 #define READ_CHUNK_SIZE  (64 * 1024)
-#define HEADER_MAX       24  /* digits of a frame length, and the '\n' */
+#define HEADER_MAX       NIX_EXEC_FRAME_HEADER_MAX  /* digits of a frame length */
 
 struct _NixExecWorker
 {
@@ -287,8 +288,8 @@ process_output (NixExecWorker *worker)
 {
   const guint8 *data = worker->out->data;
   gsize len = worker->out->len;
-  gsize header_len = 0;
-  guint64 length = 0;
+  g_autoptr(GError) error = NULL;
+  NixExecFrame frame;
   NixExecChildResult *result;
 
   if (len == 0)
@@ -306,36 +307,25 @@ process_output (NixExecWorker *worker)
       return;
     }
 
-  while (header_len < len && header_len < HEADER_MAX && data[header_len] != '\n')
+  switch (nix_exec_frame_parse (data, len, worker->max_out, &frame, &error))
     {
-      if (!g_ascii_isdigit (data[header_len]))
-        goto bad_frame;
-      header_len++;
+    case NIX_EXEC_FRAME_INCOMPLETE:
+      return;
+    case NIX_EXEC_FRAME_INVALID:
+      abort_call (worker, g_steal_pointer (&error));
+      g_byte_array_set_size (worker->out, 0);
+      return;
+    case NIX_EXEC_FRAME_COMPLETE:
+    default:
+      break;
     }
-  if (header_len == len)
-    return;  /* the header is not complete yet */
-  if (data[header_len] != '\n' || header_len == 0)
-    goto bad_frame;
-
-  for (gsize i = 0; i < header_len; i++)
+  /* One response per request: nothing may follow it. */
+  if (frame.consumed < len)
     {
-      if (length > (G_MAXUINT64 - 9) / 10)
-        goto bad_frame;
-      length = length * 10 + (data[i] - '0');
-    }
-  if (length > worker->max_out)
-    {
-      abort_call (worker, g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_OUTPUT_TOO_LARGE,
-                                       "The output went over the limit of %" G_GUINT64_FORMAT
-                                       " bytes", worker->max_out));
+      abort_call (worker, nix_exec_frame_invalid_error_new (data, len));
       g_byte_array_set_size (worker->out, 0);
       return;
     }
-  header_len++;
-  if (len < header_len + length)
-    return;
-  if (len > header_len + length)
-    goto bad_frame;
 
   /* The log lines the stage wrote before answering are its call's. */
   drain_stderr (worker);
@@ -344,20 +334,9 @@ process_output (NixExecWorker *worker)
    * decodes it (nixexec-outcome.c). */
   result = call_result_new (worker);
   result->framed = TRUE;
-  result->stdout_bytes = g_bytes_new (data + header_len, length);
+  result->stdout_bytes = g_bytes_new (data + frame.payload_offset, frame.payload_length);
   g_byte_array_set_size (worker->out, 0);
   finish_call (worker, result);
-  return;
-
-bad_frame:
-  {
-    g_autofree char *shown = g_utf8_make_valid ((const char *) data, MIN (len, 80));
-
-    abort_call (worker, g_error_new (NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_OUTPUT,
-                                     "The worker wrote something that is not a response frame "
-                                     "(it began: “%s”)", shown));
-    g_byte_array_set_size (worker->out, 0);
-  }
 }
 
 /* Reads stdout to what is there now; FALSE at end of file. */

@@ -390,6 +390,43 @@ test_string_payloads (void)
 }
 
 static void
+test_json_node_not_utf8 (void)
+{
+  static const char * const kinds[] = { "FsRead", "FsWrite", "Llm" };
+
+  g_test_summary ("A JSON node that holds a path or model that is not UTF-8 (json-glib's own "
+                  "parser makes one of \"\\200\") is refused, so that to_string always "
+                  "has a text to give (found by tests/fuzz, through the file store).");
+
+  for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_autoptr(JsonBuilder) builder = json_builder_new ();
+      g_autoptr(JsonNode) node = NULL;
+      g_autoptr(NixExecEffectSet) set = NULL;
+      g_autoptr(GError) error = NULL;
+
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "effects");
+      json_builder_begin_array (builder);
+      json_builder_begin_object (builder);
+      json_builder_set_member_name (builder, "effect");
+      json_builder_add_string_value (builder, kinds[i]);
+      json_builder_set_member_name (builder, i == 2 ? "model" : "path");
+      json_builder_add_string_value (builder, "/data/\x80\xff");
+      json_builder_end_object (builder);
+      json_builder_end_array (builder);
+      json_builder_end_object (builder);
+      node = json_builder_get_root (builder);
+
+      set = nix_exec_effect_set_new_from_json (node, &error);
+      g_assert_null (set);
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_EFFECTS);
+      g_assert_nonnull (strstr (error->message, "not valid UTF-8"));
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+    }
+}
+
+static void
 test_copy (void)
 {
   g_autoptr(NixExecEffectSet) set = parse_ok (REFERENCE_JSON);
@@ -647,6 +684,7 @@ main (int   argc,
   g_test_add_func ("/nixexec/effects/json/reference-round-trip", test_reference_round_trip);
   g_test_add_func ("/nixexec/effects/json/kind-names", test_kind_names);
   g_test_add_func ("/nixexec/effects/json/string-payloads", test_string_payloads);
+  g_test_add_func ("/nixexec/effects/json/not-utf8", test_json_node_not_utf8);
   for (guint i = 0; i < G_N_ELEMENTS (malformed_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/nixexec/effects/json/malformed/%u", i);

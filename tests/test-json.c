@@ -247,6 +247,50 @@ test_doubles_round_trip (void)
     }
 }
 
+static void
+test_escape_messages (void)
+{
+  static const struct { const char *text; const char *fragment; } cases[] = {
+    { "\"\\x41\"", "a backslash before “x”" },
+    { "\"\\\xe1\"", "a backslash before the byte 0xe1" },
+    { "\"\\\xc3\xa9\"", "a backslash before “\xc3\xa9”" },
+    { "\"\\\x01\"", "a backslash before the character U+0001" },
+  };
+
+  g_test_summary ("An unknown escape is named in valid UTF-8, whatever byte follows the "
+                  "backslash (found by tests/fuzz).");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(JsonNode) node = nix_exec_json_read (cases[i].text, strlen (cases[i].text), &error);
+
+      g_assert_null (node);
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+      g_assert_true (g_utf8_validate (error->message, -1, NULL));
+      g_assert_nonnull (strstr (error->message, cases[i].fragment));
+    }
+}
+
+static void
+test_null_text (void)
+{
+  g_autoptr(GBytes) empty = g_bytes_new (NULL, 0);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  gsize length = 1;
+
+  g_test_summary ("NULL with length 0, as an empty GBytes gives, is the empty text: refused, "
+                  "without computing NULL + 0 (found by tests/fuzz, clang's UBSan).");
+
+  g_assert_null (g_bytes_get_data (empty, &length));
+  g_assert_cmpuint (length, ==, 0);
+  node = nix_exec_json_read (g_bytes_get_data (empty, NULL), length, &error);
+  g_assert_null (node);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_nonnull (strstr (error->message, "Expected a JSON value, found the end of the text"));
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -259,6 +303,8 @@ main (int   argc,
   g_test_add_func ("/nixexec/json/depth", test_depth);
   g_test_add_func ("/nixexec/json/write-checks", test_write_checks);
   g_test_add_func ("/nixexec/json/doubles-round-trip", test_doubles_round_trip);
+  g_test_add_func ("/nixexec/json/null-text", test_null_text);
+  g_test_add_func ("/nixexec/json/escape-messages", test_escape_messages);
 
   return g_test_run ();
 }

@@ -382,8 +382,11 @@ test_parse_build_output (void)
     "[{\"drvPath\":\"/nix/store/a.drv\",\"outputs\":{\"out\":\"/nix/store/abc-python3\"}}]";
   g_autoptr(GError) error = NULL;
   g_autofree char *path = NULL;
+  /* The wrong types among them were json-glib criticals (found by tests/fuzz). */
   const char *bad[] = { "", "not json", "{}", "[]", "[{\"outputs\":{}}]",
-                        "[{\"outputs\":{\"out\":\"relative\"}}]" };
+                        "[{\"outputs\":{\"out\":\"relative\"}}]",
+                        "[1]", "[null]", "[[]]", "[{\"outputs\":[]}]", "[{\"outputs\":1}]",
+                        "[{\"outputs\":{\"out\":{}}}]", "[{\"outputs\":{\"out\":1}}]" };
 
   path = nix_exec_nix_parse_build_output (good, strlen (good), &error);
   g_assert_no_error (error);

@@ -6,6 +6,7 @@
  */
 #include <glib/gstdio.h>
 
+#include "nixexec-runtimes-private.h"
 #include "nixexec-test-util.h"
 
 typedef struct
@@ -386,6 +387,85 @@ test_host_runtimes_are_explicit (Fixture       *fixture,
   g_assert_null (nix_exec_executor_dup_locked_flake_url (executor));
 }
 
+static void
+test_lock_file_read_back (void)
+{
+  g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-lock");
+  g_autofree char *path = g_build_filename (dir, "runtimes.lock.json", NULL);
+  g_autofree char *written_path = g_build_filename (dir, "written.lock.json", NULL);
+  g_autofree char *text = g_strdup_printf ("{\"version\": 1, \"flake\": \"path:/x?narHash=sha256-A\","
+                                           " \"system\": \"%s\", \"runtimes\":"
+                                           " {\"python3\": \"/nix/store/aaaa-python3\"}}",
+                                           nix_exec_runtimes_get_system ());
+  g_autofree char *no_runtimes = g_strdup_printf ("{\"version\": 1, \"flake\": \"path:/x\","
+                                                  " \"system\": \"%s\"}",
+                                                  nix_exec_runtimes_get_system ());
+  g_autofree char *written = NULL;
+  g_autofree char *url = NULL;
+  g_autoptr(NixExecConfig) config = nix_exec_config_new ();
+  g_autoptr(NixExecRuntimes) runtimes = nix_exec_runtimes_new (NULL, config);
+  g_autoptr(JsonNode) expected = NULL;
+  g_autoptr(JsonNode) actual = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_test_summary ("A lock file is read, and written back the same, without nix; reading it "
+                  "leaves nothing behind (it leaked the document and unreferenced a node it "
+                  "did not own: found by tests/fuzz, LeakSanitizer).");
+
+  g_assert_true (g_file_set_contents (path, text, -1, NULL));
+  g_assert_true (nix_exec_runtimes_load_lock (runtimes, path, &error));
+  g_assert_no_error (error);
+  url = nix_exec_runtimes_dup_locked_url (runtimes);
+  g_assert_cmpstr (url, ==, "path:/x?narHash=sha256-A");
+
+  g_assert_true (nix_exec_runtimes_write_lock (runtimes, written_path, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (written_path, &written, NULL, NULL));
+  expected = nix_exec_test_json (text);
+  actual = nix_exec_test_json (written);
+  g_assert_true (json_node_equal (actual, expected));
+
+  g_assert_true (g_file_set_contents (path, no_runtimes, -1, NULL));
+  g_assert_false (nix_exec_runtimes_load_lock (runtimes, path, &error));
+  g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_LOCK_FILE);
+  g_assert_nonnull (strstr (error->message, "“runtimes” is not an object"));
+
+  nix_exec_test_rm_rf (dir);
+}
+
+static void
+test_lock_file_wrong_types (void)
+{
+  static const char * const cases[] = {
+    "{\"version\": {}, \"flake\": \"path:/x\", \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+    "{\"version\": 1, \"flake\": [], \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+    "{\"version\": 1, \"flake\": {\"url\": \"path:/x\"}, \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+    "{\"version\": 1, \"flake\": \"path:/x\", \"system\": [\"@SYSTEM@\"], \"runtimes\": {}}",
+    "{\"version\": [1], \"flake\": null, \"system\": \"@SYSTEM@\", \"runtimes\": {}}",
+  };
+  g_autofree char *dir = nix_exec_test_make_tmpdir ("nixexec-lock");
+  g_autofree char *path = g_build_filename (dir, "runtimes.lock.json", NULL);
+  g_autoptr(NixExecConfig) config = nix_exec_config_new ();
+
+  g_test_summary ("Members of a lock file that are objects or arrays where a value belongs "
+                  "make it invalid, without a critical from json-glib (found by tests/fuzz).");
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(NixExecRuntimes) runtimes = nix_exec_runtimes_new (NULL, config);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GString) text = g_string_new (cases[i]);
+
+      g_string_replace (text, "@SYSTEM@", nix_exec_runtimes_get_system (), 0);
+      g_assert_true (g_file_set_contents (path, text->str, -1, NULL));
+      g_assert_false (nix_exec_runtimes_load_lock (runtimes, path, &error));
+      g_assert_error (error, NIX_EXEC_ERROR, NIX_EXEC_ERROR_INVALID_LOCK_FILE);
+      g_assert_null (nix_exec_runtimes_dup_locked_url (runtimes));
+    }
+
+  nix_exec_test_rm_rf (dir);
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -405,6 +485,8 @@ main (int   argc,
   ADD ("export-before-resolving", test_export_before_resolving);
   ADD ("host-runtimes-are-explicit", test_host_runtimes_are_explicit);
 #undef ADD
+  g_test_add_func ("/nixexec/pinning/lock-file-read-back", test_lock_file_read_back);
+  g_test_add_func ("/nixexec/pinning/lock-file-wrong-types", test_lock_file_wrong_types);
 
   g_test_summary ("Runtimes stay pinned, lock files reproduce them, results carry provenance");
   return g_test_run ();

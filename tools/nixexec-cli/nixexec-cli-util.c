@@ -1227,7 +1227,8 @@ cli_warmup (CliCommon        *common,
             GError          **error)
 {
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  g_autoptr(CliSignals) signals = cli_signals_install (cancellable);
+  /* Unused but held: SIGINT and SIGTERM cancel the warmup until it is freed. */
+  G_GNUC_UNUSED g_autoptr(CliSignals) signals = cli_signals_install (cancellable);
   Warmup warmup = {
     .common = common,
     .resolved = resolved,
