@@ -949,7 +949,7 @@ set_stages (NixExecFileStore *self,
             GPtrArray        *stages)
 {
   g_autoptr(GPtrArray) old = self->stages;
-  g_autoptr(GHashTable) old_index = self->index;
+  G_GNUC_UNUSED g_autoptr(GHashTable) old_index = self->index;  /* dropped on return */
   guint old_n = old->len;
   guint new_n = stages->len;
   guint shortest = MIN (old_n, new_n);
